@@ -1,0 +1,207 @@
+"""The profile config: Dynamo's `profilingConfig.config`, typed.
+
+Dynamo's profiler reads each key in camelCase (0.8.1 and later) or snake_case (earlier); so does this model.
+Every section forbids unknown keys, so a typo in an SLA file is an error, not a silently ignored setting.
+The internal form is the snake_case dump (`ProfileConfig.model_dump()`).
+
+Keys that Dynamo's documentation shows but its profiler never read (the top-level `aic` block,
+`hardware.gpu_type`, `engine.is_moe_model`, `sweep.skip_existing_results`, `sweep.force_rerun`) are accepted
+and given a meaning here: `aic.*` and `hardware.gpu_type` fill in the AI Configurator settings, and
+`engine.is_moe_model` overrides MoE detection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
+
+Backend = Literal["vllm", "sglang", "trtllm"]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def camel_to_snake(name: str) -> str:
+    """`minNumGpusPerEngine` -> `min_num_gpus_per_engine`; hyphens become underscores."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).replace("-", "_").lower()
+
+
+class Section(BaseModel):
+    """A config section: camelCase or snake_case keys, no unknown keys, no key given in both spellings."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True, strict=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_double_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            seen: dict[str, str] = {}
+            for key in data:
+                if not isinstance(key, str):
+                    continue
+                snake = camel_to_snake(key)
+                if snake in seen and seen[snake] != key:
+                    raise ValueError(f"'{seen[snake]}' and '{key}' are the same setting; keep one of them")
+                seen[snake] = key
+        return data
+
+
+class SLAConfig(Section):
+    """Workload shape and latency targets (milliseconds)."""
+
+    isl: PositiveInt = 3000
+    osl: PositiveInt = 500
+    ttft: PositiveFloat = 50.0
+    itl: PositiveFloat = 10.0
+
+
+class HardwareConfig(Section):
+    """GPU search space and, for offline profiling, the GPU type."""
+
+    min_num_gpus_per_engine: NonNegativeInt = 0
+    max_num_gpus_per_engine: NonNegativeInt = 0
+    num_gpus_per_node: NonNegativeInt = 0
+    enable_gpu_discovery: bool = False
+    gpu_type: str | None = None
+    gpu_model: str | None = None
+    gpu_vram_mib: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> "HardwareConfig":
+        if self.min_num_gpus_per_engine and self.max_num_gpus_per_engine:
+            if self.min_num_gpus_per_engine > self.max_num_gpus_per_engine:
+                raise ValueError(
+                    f"min_num_gpus_per_engine ({self.min_num_gpus_per_engine}) is greater than "
+                    f"max_num_gpus_per_engine ({self.max_num_gpus_per_engine}); lower the minimum or raise the maximum"
+                )
+        return self
+
+
+class SweepConfig(Section):
+    """How the profiler sweeps (AI Configurator or real engines) and how finely it interpolates."""
+
+    prefill_interpolation_granularity: Annotated[int, Field(ge=2)] = 16
+    decode_interpolation_granularity: Annotated[int, Field(ge=2)] = 6
+    use_ai_configurator: bool = False
+    aic_system: str | None = None
+    aic_hf_id: str | None = None
+    aic_backend: str = ""
+    aic_backend_version: str | None = None
+    dry_run: bool = False
+    pick_with_webui: bool = False
+    webui_port: NonNegativeInt | None = None
+    skip_existing_results: bool = False
+    force_rerun: bool = False
+
+
+class AICConfig(Section):
+    """The documented top-level `aic` block (`system`, `model_name`, `backend_version`)."""
+
+    system: str | None = None
+    model_name: str | None = None
+    backend_version: str | None = None
+    backend: str | None = None
+
+
+class ModelCacheConfig(Section):
+    """Model weights from a PVC instead of the Hugging Face Hub."""
+
+    pvc_name: str = ""
+    pvc_path: str = ""
+    mount_path: str = "/opt/model-cache"
+
+
+class DeploymentConfig(Section):
+    """Where temporary and final deployments go; `model` is injected from `spec.model`."""
+
+    namespace: str | None = None
+    service_name: str = ""
+    model: str = ""
+    dgd_image: str = ""
+    deployment_timeout: PositiveInt | None = None
+    model_cache: ModelCacheConfig = ModelCacheConfig()
+
+
+class EngineConfig(Section):
+    """Engine settings; `backend` is injected from `spec.backend`, `config` is a base DGD file path."""
+
+    backend: Backend = "vllm"
+    config: str = ""
+    max_context_length: NonNegativeInt = 0
+    is_moe_model: bool | None = None
+
+
+class ProfileConfig(Section):
+    """Dynamo's profile config (`profilingConfig.config`), with `planner` passthrough keys checked."""
+
+    output_dir: str = "profiling_results"
+    deployment_ready_timeout_s: PositiveInt | None = None
+    sla: SLAConfig = SLAConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    sweep: SweepConfig = SweepConfig()
+    aic: AICConfig = AICConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
+    engine: EngineConfig = EngineConfig()
+    planner: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("planner", mode="before")
+    @classmethod
+    def _normalise_planner_keys(cls, value: Any) -> Any:
+        """Planner keys as Dynamo reads them: camelCase -> snake_case, hyphens -> underscores."""
+        if not isinstance(value, dict):
+            return value
+        normalised: dict[str, Any] = {}
+        for key, item in value.items():
+            snake = camel_to_snake(str(key))
+            if snake in normalised:
+                raise ValueError(f"planner key '{key}' is given twice in different spellings; keep one")
+            if snake not in FLAGS_BY_PASSTHROUGH_KEY:
+                raise ValueError(f"unknown planner key '{key}'")
+            normalised[snake] = item
+        return normalised
+
+    @model_validator(mode="after")
+    def _aic_settings_agree(self) -> "ProfileConfig":
+        pairs = (
+            ("sweep.aic_system", self.sweep.aic_system, "aic.system", self.aic.system),
+            ("sweep.aic_backend_version", self.sweep.aic_backend_version, "aic.backend_version",
+             self.aic.backend_version),
+            ("sweep.aic_backend", self.sweep.aic_backend or None, "aic.backend", self.aic.backend),
+        )
+        for left_name, left, right_name, right in pairs:
+            if left and right and left != right:
+                raise ValueError(f"{left_name} ({left!r}) and {right_name} ({right!r}) disagree; keep one of them")
+        return self
+
+    @property
+    def aic_system(self) -> str | None:
+        """The AI Configurator system: `sweep.aic_system`, else `aic.system`, else `hardware.gpu_type`."""
+        return self.sweep.aic_system or self.aic.system or self.hardware.gpu_type
+
+    @property
+    def aic_model(self) -> str:
+        """The model AI Configurator estimates: `sweep.aic_hf_id`, else `aic.model_name`, else the served model."""
+        return self.sweep.aic_hf_id or self.aic.model_name or self.deployment.model
+
+    @property
+    def aic_backend(self) -> str:
+        """The AI Configurator backend: `sweep.aic_backend`, else `aic.backend`, else `engine.backend`."""
+        return self.sweep.aic_backend or self.aic.backend or self.engine.backend
+
+    @property
+    def aic_backend_version(self) -> str | None:
+        """The requested backend version for AI Configurator's database, if any."""
+        return self.sweep.aic_backend_version or self.aic.backend_version
+
+    @property
+    def planner_overrides(self) -> dict[str, Any]:
+        """Planner passthrough values keyed by flag dest (`min_endpoint`), prefix stripped."""
+        return {key.removeprefix("planner_"): value for key, value in self.planner.items()}
