@@ -181,6 +181,30 @@ class ProfileConfig(Section):
                 raise ValueError(f"{left_name} ({left!r}) and {right_name} ({right!r}) disagree; keep one of them")
         return self
 
+    def with_request_fields(
+        self,
+        *,
+        model: str,
+        backend: Backend,
+        namespace: str,
+        workers_image: str | None = None,
+        base_config_path: str | None = None,
+    ) -> "ProfileConfig":
+        """The config as Dynamo's operator hands it to the profiler: `spec.model` and `spec.backend` always
+        win, the DGDR namespace fills `deployment.namespace` if unset, `workersImage` becomes
+        `deployment.dgd_image`, and a base config (the `configMapRef`) becomes `engine.config`."""
+        deployment = self.deployment.model_copy(
+            update={
+                "model": model,
+                "namespace": self.deployment.namespace or namespace,
+                **({"dgd_image": workers_image} if workers_image else {}),
+            }
+        )
+        engine = self.engine.model_copy(
+            update={"backend": backend, **({"config": base_config_path} if base_config_path else {})}
+        )
+        return self.model_copy(update={"deployment": deployment, "engine": engine})
+
     @property
     def aic_system(self) -> str | None:
         """The AI Configurator system: `sweep.aic_system`, else `aic.system`, else `hardware.gpu_type`."""
