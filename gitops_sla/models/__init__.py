@@ -1,0 +1,66 @@
+"""Typed models: the DGDR, its status and the repo config file."""
+
+from gitops_sla.models.dgdr import (
+    API_VERSION,
+    KIND,
+    ConfigMapRef,
+    DeploymentOverrides,
+    DGDRSpec,
+    DynamoGraphDeploymentRequest,
+    ObjectMeta,
+    ProfilingConfigSpec,
+    ResourceRequirements,
+    Toleration,
+)
+from gitops_sla.models.issues import Severity, ValidationIssue
+from gitops_sla.models.repo_config import (
+    AIConfiguratorDefaults,
+    DeliveryMode,
+    ForgeSettings,
+    PlannerMode,
+    PlannerSettings,
+    RepoConfig,
+    TenancyRule,
+)
+from gitops_sla.models.status import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    DeploymentStatus,
+    DGDRStatus,
+    RequestRef,
+    RequestStatusFile,
+    ResultSummary,
+    State,
+)
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "AIConfiguratorDefaults",
+    "Condition",
+    "ConditionStatus",
+    "ConditionType",
+    "ConfigMapRef",
+    "DeliveryMode",
+    "DeploymentOverrides",
+    "DeploymentStatus",
+    "DGDRSpec",
+    "DGDRStatus",
+    "DynamoGraphDeploymentRequest",
+    "ForgeSettings",
+    "ObjectMeta",
+    "PlannerMode",
+    "PlannerSettings",
+    "ProfilingConfigSpec",
+    "RepoConfig",
+    "RequestRef",
+    "RequestStatusFile",
+    "ResourceRequirements",
+    "ResultSummary",
+    "Severity",
+    "State",
+    "TenancyRule",
+    "Toleration",
+    "ValidationIssue",
+]

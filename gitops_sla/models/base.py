@@ -1,0 +1,30 @@
+"""Base classes for the models: Kubernetes-style camelCase keys, unknown keys forbidden."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class StrictModel(BaseModel):
+    """A model read from files people write: camelCase keys only (as Kubernetes reads them), no unknown keys."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+    )
+
+
+class WrittenModel(BaseModel):
+    """A model this project writes: camelCase in files, Python names accepted when built in code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+    )

@@ -1,0 +1,175 @@
+"""The repo config file `gitops-sla.yaml` at the root of a GitOps repository.
+
+```yaml
+targetBranch: main              # branch the reconciler reads requests from and commits output to
+defaultMode: pull-request       # pull-request | commit: delivery of a request that does not set autoApply
+aiConfigurator:
+  system: h200_sxm              # AI Configurator system for requests that name none
+tenancy:                        # which request paths may target which namespaces ({namespace}: the folder)
+  - paths: ["requests/*/*.yaml"]
+    namespaces: ["{namespace}"]
+planner:
+  mode: git                     # git | patch | advisory
+  commitPeriodSeconds: 600      # git mode: at most one replica commit per period
+forge:                          # pull requests (GitHub REST v3 or compatible)
+  apiUrl: https://api.github.com
+  owner: my-org
+  repository: my-gitops-repo
+  tokenEnv: GITOPS_SLA_FORGE_TOKEN   # or tokenFile: /var/run/secrets/forge/token -- never the token itself
+```
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from gitops_sla.models.base import StrictModel
+
+REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
+NAMESPACE_PLACEHOLDER = "{namespace}"
+
+DeliveryMode = Literal["pull-request", "commit"]
+PlannerMode = Literal["git", "patch", "advisory"]
+_BAD_BRANCH = re.compile(r"^/|\.\.|//|@\{|\.lock$|/$|\.$|[\x00-\x20~^:?*\[\\\x7f]")
+
+
+class AIConfiguratorDefaults(StrictModel):
+    """AI Configurator settings used when a request names none."""
+
+    system: str = "h200_sxm"
+    backend_version: str | None = None
+
+
+class TenancyRule(StrictModel):
+    """Request files matching any of `paths` (globs; `*` stays within a folder, `**` crosses folders) may
+    target the namespaces matching any of `namespaces` (globs; `{namespace}` is the request's folder)."""
+
+    paths: Annotated[list[str], Field(min_length=1)]
+    namespaces: Annotated[list[str], Field(min_length=1)]
+
+    def matches_path(self, path: str) -> bool:
+        return any(_glob_regex(pattern).fullmatch(path) for pattern in self.paths)
+
+    def allows(self, namespace: str, folder_namespace: str | None) -> bool:
+        for pattern in self.namespaces:
+            if NAMESPACE_PLACEHOLDER in pattern:
+                if folder_namespace is None:
+                    continue
+                pattern = pattern.replace(NAMESPACE_PLACEHOLDER, folder_namespace)
+            if fnmatch.fnmatchcase(namespace, pattern):
+                return True
+        return False
+
+
+class PlannerSettings(StrictModel):
+    """How the runtime planner applies its decisions."""
+
+    mode: PlannerMode = "advisory"
+    commit_period_seconds: Annotated[int, Field(ge=0)] = 600
+
+
+class ForgeSettings(StrictModel):
+    """Where pull requests are opened. The token is read at run time from `tokenEnv` or `tokenFile`."""
+
+    type: Literal["github"] = "github"
+    api_url: str = "https://api.github.com"
+    owner: Annotated[str, StringConstraints(min_length=1)]
+    repository: Annotated[str, StringConstraints(min_length=1)]
+    token_env: str | None = "GITOPS_SLA_FORGE_TOKEN"
+    token_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_git(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("token", "password", "apiToken", "accessToken"):
+                if key in data:
+                    raise ValueError(
+                        f"'{key}' would put a secret into Git; set tokenEnv (an environment variable name) "
+                        "or tokenFile (a file path) instead"
+                    )
+        return data
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"apiUrl {value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+def _default_tenancy() -> list[TenancyRule]:
+    return [TenancyRule.model_validate({"paths": ["requests/*/*.yaml"], "namespaces": [NAMESPACE_PLACEHOLDER]})]
+
+
+class RepoConfig(StrictModel):
+    """`gitops-sla.yaml`."""
+
+    api_version: Literal["gitops-sla.nvidia.com/v1alpha1"] = REPO_CONFIG_API_VERSION
+    kind: Literal["RepoConfig"] = "RepoConfig"
+    target_branch: Annotated[str, StringConstraints(min_length=1)] = "main"
+    default_mode: DeliveryMode = "pull-request"
+    ai_configurator: AIConfiguratorDefaults = Field(default_factory=AIConfiguratorDefaults)
+    tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    forge: ForgeSettings | None = None
+
+    @field_validator("target_branch")
+    @classmethod
+    def _valid_branch(cls, value: str) -> str:
+        if _BAD_BRANCH.search(value):
+            raise ValueError(f"{value!r} is not a valid Git branch name")
+        return value
+
+    def delivery_mode(self, auto_apply: bool | None) -> DeliveryMode:
+        """`commit` or `pull-request` for a request: its explicit `autoApply`, else `defaultMode`."""
+        if auto_apply is None:
+            return self.default_mode
+        return "commit" if auto_apply else "pull-request"
+
+    def namespace_allowed(self, request_path: str, namespace: str, folder_namespace: str | None = None) -> bool:
+        """May the request at `request_path` target `namespace`? Some rule matching the path must allow it."""
+        return any(
+            rule.matches_path(request_path) and rule.allows(namespace, folder_namespace) for rule in self.tenancy
+        )
+
+    def allowed_namespace_patterns(self, request_path: str, folder_namespace: str | None = None) -> list[str]:
+        """The namespace patterns the rules matching `request_path` allow (placeholders filled in)."""
+        patterns: list[str] = []
+        for rule in self.tenancy:
+            if rule.matches_path(request_path):
+                for pattern in rule.namespaces:
+                    if NAMESPACE_PLACEHOLDER in pattern and folder_namespace is not None:
+                        pattern = pattern.replace(NAMESPACE_PLACEHOLDER, folder_namespace)
+                    if pattern not in patterns:
+                        patterns.append(pattern)
+        return patterns
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """`**` any characters including `/`, `*` any characters but `/`, `?` one character but `/`."""
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            parts.append("[^/]")
+            index += 1
+        else:
+            parts.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(parts))

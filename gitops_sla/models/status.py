@@ -1,0 +1,155 @@
+"""Request status, typed as Dynamo's DGDR status, and the `status.yaml` file the reconciler writes.
+
+`DGDRStatus` mirrors the CRD's `status` (state, backend, conditions merged by type, profilingResults,
+generatedDeployment, deployment). `RequestStatusFile` is what `generated/<namespace>/<name>/status.yaml`
+holds: which request and inputs it describes (path, spec hash, source commit, profiler version), the
+`DGDRStatus`, the validator's located issues when the request is invalid, and a short result summary.
+Timestamps are optional so that a status that did not change serialises to identical bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from gitops_sla.models.base import WrittenModel
+from gitops_sla.models.issues import ValidationIssue
+from gitops_sla.yamlsafe import dump_yaml, load_yaml
+
+State = Literal["", "Pending", "Profiling", "Deploying", "Ready", "DeploymentDeleted", "Failed"]
+ConditionType = Literal["Validation", "Profiling", "SpecGenerated", "DeploymentReady"]
+ConditionStatus = Literal["True", "False", "Unknown"]
+Reason = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)]
+
+STATUS_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
+STATUS_KIND = "DynamoGraphDeploymentRequestStatus"
+
+# Condition reasons Dynamo's controller uses (section 1.6 of the reference notes), for the reconciler to reuse.
+REASON_VALIDATION_FAILED = "ValidationFailed"
+REASON_VALIDATION_PASSED = "ValidationPassed"
+REASON_PROFILING_RUNNING = "ProfilingRunning"
+REASON_PROFILING_COMPLETED = "ProfilingCompleted"
+REASON_PROFILING_FAILED = "ProfilingFailed"
+REASON_GENERATION_FAILED = "GenerationFailed"
+REASON_SPEC_GENERATED = "SpecGenerated"
+REASON_DEPLOYMENT_CREATED = "DeploymentCreated"
+REASON_DEPLOYMENT_READY = "DeploymentReady"
+REASON_DEPLOYMENT_DEGRADED = "DeploymentDegraded"
+
+
+class Condition(WrittenModel):
+    """`metav1.Condition`; `lastTransitionTime` is optional here (Git history already dates each change)."""
+
+    type: ConditionType
+    status: ConditionStatus
+    reason: Reason
+    message: Annotated[str, StringConstraints(max_length=32768)] = ""
+    last_transition_time: datetime | None = None
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+
+
+class DeploymentStatus(WrittenModel):
+    """The generated DGD as the cluster reports it (`created`: it has been applied once)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    state: str | None = None
+    created: bool | None = None
+
+
+class DGDRStatus(WrittenModel):
+    """`status` of a DGDR, as Dynamo's CRD defines it."""
+
+    state: State = ""
+    backend: str | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    profiling_results: str | None = None
+    generated_deployment: dict[str, Any] | None = None
+    deployment: DeploymentStatus | None = None
+
+    def condition(self, condition_type: ConditionType) -> Condition | None:
+        """The condition of that type, if set."""
+        return next((c for c in self.conditions if c.type == condition_type), None)
+
+    def with_condition(
+        self,
+        condition_type: ConditionType,
+        status: ConditionStatus,
+        reason: str,
+        message: str = "",
+        at: datetime | None = None,
+    ) -> "DGDRStatus":
+        """A copy with the condition set, merged by type as Kubernetes does: `lastTransitionTime` changes only
+        when `status` changes; conditions keep Dynamo's order (Validation, Profiling, SpecGenerated,
+        DeploymentReady)."""
+        previous = self.condition(condition_type)
+        keep_time = previous is not None and previous.status == status
+        new = Condition(
+            type=condition_type,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=previous.last_transition_time if keep_time and previous else at,
+        )
+        others = [c for c in self.conditions if c.type != condition_type]
+        ordered = sorted([*others, new], key=lambda c: _CONDITION_ORDER[c.type])
+        return self.model_copy(update={"conditions": ordered})
+
+    def with_state(self, state: State) -> "DGDRStatus":
+        """A copy in another lifecycle state."""
+        return self.model_copy(update={"state": state})
+
+
+_CONDITION_ORDER = {"Validation": 0, "Profiling": 1, "SpecGenerated": 2, "DeploymentReady": 3}
+
+
+class RequestRef(WrittenModel):
+    """Which request a status file describes."""
+
+    name: str
+    namespace: str
+    path: str
+    model: str | None = None
+    backend: str | None = None
+
+
+class ResultSummary(WrittenModel):
+    """What the profiler chose, in the few numbers `gitops-sla status` and PR bodies show."""
+
+    sla_met: bool | None = None
+    target_ttft_ms: float | None = None
+    target_itl_ms: float | None = None
+    expected_ttft_ms: float | None = None
+    expected_itl_ms: float | None = None
+    prefill_mapping: str | None = None
+    decode_mapping: str | None = None
+    prefill_gpus: int | None = None
+    decode_gpus: int | None = None
+    throughput_per_gpu: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RequestStatusFile(WrittenModel):
+    """`generated/<namespace>/<name>/status.yaml`."""
+
+    api_version: Literal["gitops-sla.nvidia.com/v1alpha1"] = STATUS_API_VERSION
+    kind: Literal["DynamoGraphDeploymentRequestStatus"] = STATUS_KIND
+    request: RequestRef
+    spec_hash: str | None = None
+    source_commit: str | None = None
+    profiler_version: str | None = None
+    status: DGDRStatus = Field(default_factory=DGDRStatus)
+    issues: list[ValidationIssue] = Field(default_factory=list)
+    result: ResultSummary | None = None
+
+    def to_yaml(self) -> str:
+        """Deterministic YAML (the project's one style)."""
+        return dump_yaml(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @classmethod
+    def from_yaml(cls, source: bytes | str, file: str = "status.yaml") -> "RequestStatusFile":
+        """Parse a status file with the same safe loader as every other file from Git."""
+        return cls.model_validate(load_yaml(source, file).data)
