@@ -1,0 +1,163 @@
+"""A small GitHub REST v3 client for the one pull request per request branch (`gitops-sla/<ns>/<name>`).
+
+Only what the reconciler needs: find the pull requests of a head branch, create one, update its title and
+body. Merged and closed pull requests are recognised from `merged_at`/`state`. The token is sent in the
+`Authorization` header only; it never appears in errors, logs or `repr`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+import httpx
+
+ENV_API_URL = "GITOPS_SLA_FORGE_API_URL"
+ENV_REPO = "GITOPS_SLA_FORGE_REPO"
+ENV_TOKEN = "GITOPS_SLA_FORGE_TOKEN"
+ENV_TOKEN_FILE = "GITOPS_SLA_FORGE_TOKEN_FILE"
+DEFAULT_API_URL = "https://api.github.com"
+
+PullState = Literal["open", "closed", "merged"]
+
+
+class ForgeError(Exception):
+    """The forge API refused or failed a call; the message names the call and the status, never the token."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    state: PullState
+    head: str
+    base: str
+    head_sha: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class ForgeSettings:
+    """Where the pull requests go. `repo` is `owner/name`."""
+
+    api_url: str
+    repo: str
+    token: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"ForgeSettings(api_url={self.api_url!r}, repo={self.repo!r}, token='***')"
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_url: str | None = None,
+        repo: str | None = None,
+        token: str | None = None,
+        token_file: str | Path | None = None,
+        remote_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> "ForgeSettings | None":
+        """Explicit values, then `GITOPS_SLA_FORGE_*` variables; `repo` defaults to the `owner/name` of the
+        Git remote URL. None when no token is configured (pull-request mode then reports an error)."""
+        env = os.environ if env is None else env
+        secret = token or env.get(ENV_TOKEN)
+        path = token_file or env.get(ENV_TOKEN_FILE)
+        if not secret and path:
+            try:
+                secret = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ForgeError(f"cannot read the forge token file {path}: {exc.strerror}") from None
+        if not secret:
+            return None
+        repo = repo or env.get(ENV_REPO) or (owner_repo_from_url(remote_url) if remote_url else None)
+        if not repo:
+            raise ForgeError(f"no forge repository: pass --forge-repo OWNER/NAME or set {ENV_REPO}")
+        return cls((api_url or env.get(ENV_API_URL) or DEFAULT_API_URL).rstrip("/"), repo, secret)
+
+
+def owner_repo_from_url(url: str) -> str | None:
+    """`https://github.com/org/repo.git` or `git@github.com:org/repo.git` -> `org/repo`."""
+    match = re.search(r"[/:]([^/:]+)/([^/]+?)(?:\.git)?/?$", url)
+    return f"{match.group(1)}/{match.group(2)}" if match else None
+
+
+def _pull(data: dict) -> PullRequest:
+    state: PullState = "merged" if data.get("merged_at") or data.get("merged") else data["state"]
+    return PullRequest(
+        number=data["number"], url=data.get("html_url", ""), state=state, head=data["head"]["ref"],
+        base=data["base"]["ref"], head_sha=data["head"].get("sha", ""), title=data.get("title", ""),
+        body=data.get("body") or "",
+    )
+
+
+class GitHubForge:
+    """GitHub REST v3 pull requests of one repository."""
+
+    def __init__(self, settings: ForgeSettings, timeout_s: float = 30.0):
+        self.settings = settings
+        self._client = httpx.Client(
+            base_url=settings.api_url, timeout=timeout_s,
+            headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+                     "User-Agent": "gitops-sla"},
+        )
+
+    def __repr__(self) -> str:
+        return f"GitHubForge({self.settings!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        url = f"/repos/{self.settings.repo}{path}"
+        try:
+            response = self._client.request(method, url, headers={"Authorization": f"Bearer {self.settings.token}"},
+                                            **kwargs)
+        except httpx.HTTPError as exc:
+            raise ForgeError(f"{method} {self.settings.api_url}{url} failed: {type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            raise ForgeError(f"{method} {self.settings.api_url}{url}: {response.status_code}, the forge refused the "
+                             f"token; check {ENV_TOKEN} / --forge-token-file and its permissions")
+        if response.status_code >= 400:
+            detail = response.text[:300].replace(self.settings.token, "***")
+            raise ForgeError(f"{method} {self.settings.api_url}{url}: {response.status_code} {detail}")
+        return response
+
+    def pulls_for_branch(self, head: str, base: str) -> list[PullRequest]:
+        """Every pull request (open, closed or merged) from `head` into `base`, newest first."""
+        owner = self.settings.repo.split("/")[0]
+        response = self._call("GET", "/pulls", params={"head": f"{owner}:{head}", "base": base, "state": "all",
+                                                       "sort": "created", "direction": "desc", "per_page": 100})
+        return [_pull(item) for item in response.json()]
+
+    def create_pull(self, head: str, base: str, title: str, body: str) -> PullRequest:
+        response = self._call("POST", "/pulls", json={"head": head, "base": base, "title": title, "body": body})
+        return _pull(response.json())
+
+    def update_pull(self, number: int, title: str, body: str) -> PullRequest:
+        response = self._call("PATCH", f"/pulls/{number}", json={"title": title, "body": body})
+        return _pull(response.json())
+
+
+PullAction = Literal["created", "updated", "unchanged", "merged", "closed"]
+
+
+def ensure_pull_request(
+    forge: GitHubForge, head: str, base: str, head_sha: str, title: str, body: str
+) -> tuple[PullRequest, PullAction]:
+    """The one pull request for `head`: update the open one, or create one — unless the newest pull request
+    already holds `head_sha` and was merged or closed (then it is reported, never reopened or duplicated)."""
+    pulls = forge.pulls_for_branch(head, base)
+    open_pulls = [p for p in pulls if p.state == "open"]
+    if open_pulls:
+        current = open_pulls[0]
+        if (current.title, current.body) == (title, body):
+            return current, "unchanged"
+        return forge.update_pull(current.number, title, body), "updated"
+    if pulls and pulls[0].head_sha == head_sha:
+        return pulls[0], pulls[0].state  # type: ignore[return-value]
+    return forge.create_pull(head, base, title, body), "created"
