@@ -12,18 +12,47 @@ and given a meaning here: `aic.*` and `hardware.gpu_type` fill in the AI Configu
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
+from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
 
 Backend = Literal["vllm", "sglang", "trtllm"]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+_KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+_KIND_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+def planner_key_error(key: str) -> str | None:
+    """Why a `planner` passthrough key is not known (with a "did you mean" suggestion), or None if it is."""
+    snake = camel_to_snake(key)
+    if snake in FLAGS_BY_PASSTHROUGH_KEY:
+        return None
+    candidates = list(FLAGS_BY_PASSTHROUGH_KEY)
+    close = difflib.get_close_matches(snake, candidates, n=1, cutoff=0.6)
+    if not close and not snake.startswith("planner_"):
+        close = difflib.get_close_matches(f"planner_{snake}", candidates, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else "; planner keys are planner_<flag> for a planner flag"
+    return f"unknown planner key '{key}'{hint}"
+
+
+def planner_value_error(flag: PlannerFlag, value: Any) -> str | None:
+    """Why `value` does not fit the planner flag (type, choices), or None if it does."""
+    if value is None:
+        return None if flag.default is None else f"{flag.passthrough_key} needs {_KIND_WORDS[flag.kind]}, not null"
+    if isinstance(value, bool) and flag.kind != "bool" or not isinstance(value, _KIND_TYPES[flag.kind]):
+        return f"{flag.passthrough_key} needs {_KIND_WORDS[flag.kind]}, not {value!r}"
+    if flag.choices and value not in flag.choices:
+        return f"{flag.passthrough_key} must be one of {', '.join(flag.choices)}, not {value!r}"
+    return None
 
 
 def camel_to_snake(name: str) -> str:
@@ -163,8 +192,12 @@ class ProfileConfig(Section):
             snake = camel_to_snake(str(key))
             if snake in normalised:
                 raise ValueError(f"planner key '{key}' is given twice in different spellings; keep one")
-            if snake not in FLAGS_BY_PASSTHROUGH_KEY:
-                raise ValueError(f"unknown planner key '{key}'")
+            key_error = planner_key_error(str(key))
+            if key_error:
+                raise ValueError(key_error)
+            value_error = planner_value_error(FLAGS_BY_PASSTHROUGH_KEY[snake], item)
+            if value_error:
+                raise ValueError(value_error)
             normalised[snake] = item
         return normalised
 
