@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+import re
+
+from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
 
 from gitops_sla.models.base import StrictModel
 from gitops_sla.models.status import DGDRStatus
@@ -22,7 +24,22 @@ KIND = "DynamoGraphDeploymentRequest"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-Quantity = int | Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
+_QUANTITY = re.compile(QUANTITY_PATTERN)
+
+
+def _quantity(value: Any) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _QUANTITY.match(value):
+        return value
+    raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 4, \"500m\", \"10Gi\")")
+
+
+Quantity = Annotated[
+    int | str,
+    PlainValidator(_quantity),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string", "pattern": QUANTITY_PATTERN}]}),
+]
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 
 

@@ -1,0 +1,547 @@
+"""Validation of request files (DGDRs) and the repo config, with every problem located in the file.
+
+Each problem is a `ValidationIssue` printed as `file:line:column: spec.path.to.field: message`. Three layers:
+1. the safe YAML loader (`yamlsafe`): size, encoding, one document, duplicate keys, anchors/aliases;
+2. the pydantic models: types, enums, required fields, unknown keys (with a "did you mean" suggestion from
+   the keys allowed at that place), planner passthrough keys and values against `profiler/planner_flags.py`;
+3. semantic checks: DNS-1123 names, name lengths for the names derived from them (Grove's 45-character limit),
+   the request's path agreeing with its metadata, tenancy, base config references, backend consistency.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from gitops_sla import layout
+from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
+from gitops_sla.models.base import StrictModel
+from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file
+from profiler.config import Section, camel_to_snake, planner_key_error, planner_value_error
+from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
+
+__all__ = [
+    "DNS1123_LABEL_MAX",
+    "GROVE_NAME_LIMIT",
+    "SERVICE_NAMES",
+    "RequestValidation",
+    "RepoConfigValidation",
+    "ValidationIssue",
+    "derived_names",
+    "max_dgd_name_length",
+    "repo_relative_path",
+    "validate_repo_config",
+    "validate_request_file",
+]
+
+GROVE_NAME_LIMIT = 45
+DNS1123_LABEL_MAX = 63
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+# Services of the DGDs this project renders (the vendored base configs plus the Planner service). Dynamo names
+# a component deployment and a scaling adapter `<dgd-name>-<lowercase service>`, and Grove allows 45 characters.
+SERVICE_NAMES: dict[str, tuple[str, ...]] = {
+    "vllm": ("Frontend", "Planner", "VllmDecodeWorker", "VllmPrefillWorker"),
+    "sglang": ("Frontend", "Planner", "decode", "prefill"),
+    "trtllm": ("Frontend", "Planner", "TRTLLMDecodeWorker", "TRTLLMPrefillWorker"),
+}
+
+
+def derived_names(dgd_name: str, backend: str) -> list[str]:
+    """The resource names derived from a DGD name: `<dgd-name>-<service>` for every service."""
+    return [f"{dgd_name}-{service.lower()}" for service in SERVICE_NAMES[backend]]
+
+
+def max_dgd_name_length(backend: str) -> int:
+    """The longest DGD name whose derived names all fit Grove's limit (vllm 27, sglang 36, trtllm 25)."""
+    return GROVE_NAME_LIMIT - 1 - max(len(service) for service in SERVICE_NAMES[backend])
+
+
+@dataclass(frozen=True)
+class RequestValidation:
+    """Result of validating one request file: the issues, and the request when it is valid."""
+
+    file: str
+    issues: list[ValidationIssue]
+    request: DynamoGraphDeploymentRequest | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(issue.severity == "error" for issue in self.issues)
+
+
+@dataclass(frozen=True)
+class RepoConfigValidation:
+    """Result of validating `gitops-sla.yaml`."""
+
+    file: str
+    issues: list[ValidationIssue]
+    config: RepoConfig | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(issue.severity == "error" for issue in self.issues)
+
+
+@dataclass
+class _Collector:
+    """Collects located issues for one loaded file."""
+
+    doc: LoadedYaml
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    def add(self, path: Iterable[str | int], message: str, *, severity: str = "error", at_key: bool = False) -> None:
+        path = tuple(path)
+        resolved, _ = self.doc.resolve(path)
+        mark = self.doc.locate_key(path) if at_key else self.doc.locate(path)
+        self.issues.append(
+            ValidationIssue(
+                file=self.doc.file, line=mark.line, column=mark.column, path=format_path(resolved),
+                message=message, severity=severity,  # type: ignore[arg-type]
+            )
+        )
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """`('spec', 'x', 0, 'y')` -> `spec.x[0].y`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def _load(source: str | Path | bytes, file: str | None) -> tuple[LoadedYaml | None, ValidationIssue | None, str]:
+    if isinstance(source, bytes):
+        name = file or "<input>"
+        loader: Callable[[], LoadedYaml] = lambda: load_yaml(source, name)  # noqa: E731
+    else:
+        name = file or str(source)
+        loader = lambda: load_yaml_file(source, name)  # noqa: E731
+    try:
+        return loader(), None, name
+    except YamlError as exc:
+        return None, ValidationIssue(file=exc.file, line=exc.line, column=exc.column, path="", message=exc.message), name
+
+
+def repo_relative_path(path: str | Path) -> str | None:
+    """The part of a file path from its last `requests/` folder on (`/x/repo/requests/ns/a.yaml` ->
+    `requests/ns/a.yaml`), None if it is not under a `requests/` folder."""
+    parts = PurePosixPath(Path(path).as_posix()).parts
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] == layout.REQUESTS_DIR:
+            return "/".join(parts[index:])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pydantic errors -> located issues
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The classes a field annotation may hold (through Optional, Annotated, list and dict values)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [cls for arg in typing.get_args(annotation) for cls in _unwrap(arg)]
+    if origin in (list, tuple):
+        return [("list", cls) for arg in typing.get_args(annotation)[:1] for cls in _unwrap(arg)]
+    if origin is dict:
+        return [("dict", cls) for arg in typing.get_args(annotation)[1:] for cls in _unwrap(arg)]
+    return [annotation]
+
+
+def _field_of(model: type[BaseModel], key: Any) -> Any:
+    if not isinstance(key, str):
+        return None
+    wanted = camel_to_snake(key)
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias) or camel_to_snake(info.alias or name) == wanted:
+            return info.annotation
+    return None
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose fields live at `loc` (None where the data is free-form)."""
+    current: list[Any] = [root]
+    for part in loc:
+        following: list[Any] = []
+        for item in current:
+            if isinstance(item, tuple):
+                kind, inner = item
+                if (kind == "list" and isinstance(part, int)) or kind == "dict":
+                    following.append(inner)
+            elif isinstance(item, type) and issubclass(item, BaseModel):
+                annotation = _field_of(item, part)
+                if annotation is not None:
+                    following.extend(_unwrap(annotation))
+        current = following
+    models = [item for item in current if isinstance(item, type) and issubclass(item, BaseModel)]
+    return models[0] if models else None
+
+
+def _allowed_keys(model: type[BaseModel], key: str) -> list[str]:
+    aliases = [info.alias or name for name, info in model.model_fields.items()]
+    if issubclass(model, Section):
+        names = list(model.model_fields)
+        if "_" in key:
+            return names
+        if any(ch.isupper() for ch in key):
+            return aliases
+        return list(dict.fromkeys(names + aliases))
+    return aliases
+
+
+def unknown_key_message(model: type[BaseModel] | None, key: Any) -> str:
+    """`unknown key 'x'` with a "did you mean" suggestion from the keys `model` allows."""
+    if model is None:
+        return f"unknown key '{key}'"
+    allowed = _allowed_keys(model, str(key))
+    snake = camel_to_snake(str(key))
+    same = [name for name in allowed if camel_to_snake(name) == snake]
+    if same:
+        style = " (Kubernetes fields are camelCase)" if issubclass(model, StrictModel) else ""
+        return f"unknown key '{key}'; did you mean '{same[0]}'?{style}"
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    if not close:
+        lowered = {name.lower(): name for name in allowed}
+        close = [lowered[m] for m in difflib.get_close_matches(str(key).lower(), list(lowered), n=1, cutoff=0.6)]
+    if close:
+        return f"unknown key '{key}'; did you mean '{close[0]}'?"
+    return f"unknown key '{key}'; allowed here: {', '.join(sorted(allowed))}"
+
+
+_SAME_SETTING = re.compile(r"^'([^']+)' and '([^']+)' are the same setting")
+_DISAGREE = re.compile(r"^\S+ \(.*\) and (\S+) \(.*\) disagree")
+_KIND_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[BaseModel]) -> None:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        collector.add(loc, unknown_key_message(_model_at(root, loc[:-1]), loc[-1]), at_key=True)
+        return
+    if kind == "missing":
+        collector.add(loc, f"required field '{loc[-1]}' is missing; add it")
+        return
+    if kind == "literal_error":
+        expected = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
+        collector.add(loc, f"must be one of {expected}, not {_shown(value)}")
+        return
+    if kind in _KIND_WORDS:
+        collector.add(loc, f"must be {_KIND_WORDS[kind]}, not {_shown(value)}")
+        return
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        collector.add(loc, f"{message.lower().replace('input should be', 'must be')}, not {_shown(value)}")
+        return
+    if kind == "string_too_short":
+        collector.add(loc, "must not be empty")
+        return
+    if kind == "value_error":
+        same = _SAME_SETTING.match(message)
+        disagree = _DISAGREE.match(message)
+        if same:
+            loc = loc + (same.group(2),)
+        elif disagree:
+            loc = loc + tuple(disagree.group(1).split("."))
+        elif "min_num_gpus_per_engine" in message and loc and loc[-1] == "hardware":
+            loc = loc + ("min_num_gpus_per_engine",)
+        collector.add(loc, message)
+        return
+    collector.add(loc, f"{message} (got {_shown(value)})")
+
+
+def _model_issues(doc: LoadedYaml, collector: _Collector, model: type[BaseModel]) -> BaseModel | None:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            if _is_planner_error(error, doc):
+                continue
+            _issue_from_error(error, collector, model)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Requests
+
+_PROFILE_CONFIG = ("spec", "profilingConfig", "config")
+
+
+def _get(data: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        match = next((k for k in data if isinstance(k, str) and camel_to_snake(k) == camel_to_snake(part)), None)
+        if match is None:
+            return None
+        data = data[match]
+    return data
+
+
+def _is_planner_error(error: dict[str, Any], doc: LoadedYaml) -> bool:
+    """Planner errors are reported key by key by `_check_planner`, so pydantic's summary is dropped."""
+    loc = tuple(error["loc"])
+    return loc == _PROFILE_CONFIG + ("planner",) and error["type"] in ("value_error", "dict_type")
+
+
+def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
+    planner = _get(doc.data, *_PROFILE_CONFIG, "planner")
+    if planner is None:
+        return
+    path = _PROFILE_CONFIG + ("planner",)
+    if not isinstance(planner, dict):
+        collector.add(path, f"must be a mapping of planner_<flag>: value, not {_shown(planner)}")
+        return
+    seen: dict[str, str] = {}
+    for key, value in planner.items():
+        key_error = planner_key_error(str(key))
+        if key_error:
+            collector.add(path + (key,), key_error, at_key=True)
+            continue
+        snake = camel_to_snake(str(key))
+        if snake in seen:
+            collector.add(path + (key,), f"'{seen[snake]}' and '{key}' are the same planner setting; keep one",
+                          at_key=True)
+            continue
+        seen[snake] = str(key)
+        value_error = planner_value_error(FLAGS_BY_PASSTHROUGH_KEY[snake], value)
+        if value_error:
+            collector.add(path + (key,), value_error)
+
+
+def _check_dns_label(collector: _Collector, path: tuple[str, ...], value: Any, what: str) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    if len(value) > DNS1123_LABEL_MAX:
+        collector.add(path, f"{what} '{value}' is {len(value)} characters; at most {DNS1123_LABEL_MAX} are allowed")
+        return False
+    if not _DNS1123_LABEL.match(value):
+        collector.add(
+            path,
+            f"{what} '{value}' is not a DNS-1123 label: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+        return False
+    return True
+
+
+def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
+    data = doc.data
+    backend = _get(data, "spec", "backend")
+    name_ok = _check_dns_label(collector, ("metadata", "name"), _get(data, "metadata", "name"), "name")
+    _check_dns_label(collector, ("metadata", "namespace"), _get(data, "metadata", "namespace"), "namespace")
+    overrides = ("spec", "deploymentOverrides")
+    override_name = _get(data, *overrides, "name")
+    override_ok = _check_dns_label(collector, overrides + ("name",), override_name, "DGD name")
+    _check_dns_label(collector, overrides + ("namespace",), _get(data, *overrides, "namespace"), "DGD namespace")
+    if backend not in SERVICE_NAMES:
+        return
+    if override_name is not None:
+        dgd_name, path, ok = override_name, overrides + ("name",), override_ok
+    else:
+        dgd_name, path, ok = _get(data, "metadata", "name"), ("metadata", "name"), name_ok
+    if ok and len(dgd_name) > max_dgd_name_length(backend):
+        longest = max(derived_names(dgd_name, backend), key=len)
+        collector.add(
+            path,
+            f"'{dgd_name}' is too long for a {backend} deployment: the derived name '{longest}' has {len(longest)} "
+            f"characters, Grove allows {GROVE_NAME_LIMIT}; use at most {max_dgd_name_length(backend)} characters"
+            + ("" if override_name is not None else " (or set spec.deploymentOverrides.name)"),
+        )
+
+
+def _check_path(
+    doc: LoadedYaml, collector: _Collector, repo_path: str | None
+) -> tuple[str | None, str | None]:
+    """The request's folder namespace and file name, checked against its metadata."""
+    if repo_path is None:
+        return None, None
+    parsed = layout.parse_request_path(repo_path)
+    if parsed is None:
+        collector.add(
+            (), f"request files must be at {layout.REQUESTS_DIR}/<namespace>/<name>{layout.REQUEST_SUFFIX}, "
+            f"not {repo_path}; move the file",
+        )
+        return None, None
+    folder_namespace, file_name = parsed
+    name = _get(doc.data, "metadata", "name")
+    namespace = _get(doc.data, "metadata", "namespace")
+    if isinstance(name, str) and name != file_name:
+        collector.add(("metadata", "name"), f"name '{name}' does not match the file name "
+                      f"'{file_name}{layout.REQUEST_SUFFIX}'; rename the file or change the name")
+    if isinstance(namespace, str) and namespace != folder_namespace:
+        collector.add(("metadata", "namespace"), f"namespace '{namespace}' does not match the folder "
+                      f"'{layout.REQUESTS_DIR}/{folder_namespace}/'; move the file or change the namespace")
+    if not _DNS1123_LABEL.match(folder_namespace) or len(folder_namespace) > DNS1123_LABEL_MAX:
+        collector.add((), f"folder '{folder_namespace}' is not a valid namespace (DNS-1123 label); rename the folder")
+    return folder_namespace, file_name
+
+
+def _check_request_semantics(
+    request: DynamoGraphDeploymentRequest,
+    collector: _Collector,
+    *,
+    repo_path: str | None,
+    folder_namespace: str | None,
+    repo_config: RepoConfig | None,
+    base_exists: Callable[[str], bool] | None,
+) -> None:
+    data = collector.doc.data
+    spec = request.spec
+    config = spec.profiling_config.config
+    if _get(data, *_PROFILE_CONFIG, "sla") is None:
+        collector.add(_PROFILE_CONFIG + ("sla",), "required field 'sla' is missing; add isl, osl, ttft and itl")
+
+    # Backend consistency between spec.backend and the AI Configurator / engine settings.
+    for path, value in (
+        (_PROFILE_CONFIG + ("sweep", "aicBackend"), config.sweep.aic_backend or None),
+        (_PROFILE_CONFIG + ("aic", "backend"), config.aic.backend),
+    ):
+        if value and value != spec.backend:
+            collector.add(path, f"AI Configurator backend '{value}' differs from spec.backend '{spec.backend}'; "
+                          "remove it or make them equal")
+    engine_backend = _get(data, *_PROFILE_CONFIG, "engine", "backend")
+    if engine_backend is not None and engine_backend != spec.backend:
+        collector.add(_PROFILE_CONFIG + ("engine", "backend"), f"ignored: spec.backend '{spec.backend}' replaces it "
+                      "(as Dynamo's operator does); remove it", severity="warning")
+    deployment_model = _get(data, *_PROFILE_CONFIG, "deployment", "model")
+    if deployment_model is not None and deployment_model != spec.model:
+        collector.add(_PROFILE_CONFIG + ("deployment", "model"), f"ignored: spec.model '{spec.model}' replaces it "
+                      "(as Dynamo's operator does); remove it", severity="warning")
+    engine_config = _get(data, *_PROFILE_CONFIG, "engine", "config")
+    if engine_config and spec.profiling_config.config_map_ref is not None:
+        collector.add(_PROFILE_CONFIG + ("engine", "config"), "ignored: profilingConfig.configMapRef sets the base "
+                      "config; remove one of them", severity="warning")
+    if "use_mocker" in spec.model_fields_set and "deploy_mocker" in spec.model_fields_set:
+        if spec.use_mocker != spec.deploy_mocker:
+            collector.add(("spec", "deployMocker"), "useMocker and deployMocker are the same switch under two names "
+                          "and disagree; keep one")
+
+    # Base config reference: a valid ConfigMap name/key, present in bases/ when we can look.
+    ref = spec.profiling_config.config_map_ref
+    ref_path = ("spec", "profilingConfig", "configMapRef")
+    if ref is not None:
+        if not _DNS1123_SUBDOMAIN.match(ref.name) or len(ref.name) > 253:
+            collector.add(ref_path + ("name",), f"'{ref.name}' is not a valid ConfigMap name (DNS-1123 subdomain)")
+        elif not _CONFIG_MAP_KEY.match(ref.key) or ref.key in (".", ".."):
+            collector.add(ref_path + ("key",), f"'{ref.key}' is not a valid ConfigMap key (letters, digits, '-', "
+                          "'_', '.')")
+        elif folder_namespace is not None and base_exists is not None:
+            namespace = request.namespace_or(folder_namespace)
+            if _DNS1123_LABEL.match(namespace):
+                base = layout.base_config_path(namespace, ref.name, ref.key)
+                if not base_exists(base):
+                    collector.add(ref_path + ("name",), f"base config {base} does not exist; add it to the repository "
+                                  "(the Git form of this ConfigMap) or remove configMapRef")
+
+    # Tenancy: the request's namespace and the DGD's namespace must be allowed for its path.
+    if repo_config is not None and repo_path is not None and folder_namespace is not None:
+        targets = [(("metadata", "namespace"), request.namespace_or(folder_namespace))]
+        overrides = spec.deployment_overrides
+        if overrides and overrides.namespace:
+            targets.append((("spec", "deploymentOverrides", "namespace"), overrides.namespace))
+        for path, namespace in targets:
+            if not repo_config.namespace_allowed(repo_path, namespace, folder_namespace):
+                allowed = repo_config.allowed_namespace_patterns(repo_path, folder_namespace)
+                where = ", ".join(allowed) if allowed else "none (no tenancy rule matches this path)"
+                collector.add(path, f"namespace '{namespace}' is not allowed for {repo_path} by gitops-sla.yaml "
+                              f"tenancy rules; allowed: {where}")
+
+
+def validate_request_file(
+    source: str | Path | bytes,
+    *,
+    file: str | None = None,
+    repo_path: str | None = None,
+    repo_config: RepoConfig | None = None,
+    base_exists: Callable[[str], bool] | None = None,
+) -> RequestValidation:
+    """Validate one DGDR file (a path, or its bytes).
+
+    `file` is the name used in messages. `repo_path` is the path inside the GitOps repository (e.g.
+    `requests/team-a/chat.yaml`); when not given it is taken from `file`/the path if that lies under a
+    `requests/` folder, and the layout checks run only when it is known. `repo_config` enables tenancy checks;
+    `base_exists(path)` (a repository lookup) enables the check that a `configMapRef` has its `bases/` file.
+    """
+    doc, load_issue, name = _load(source, file)
+    if doc is None:
+        assert load_issue is not None
+        return RequestValidation(file=name, issues=[load_issue])
+    if repo_path is None:
+        repo_path = repo_relative_path(file) if file else None
+        if repo_path is None and not isinstance(source, bytes):
+            repo_path = repo_relative_path(source)
+    collector = _Collector(doc)
+    _check_planner(doc, collector)
+    request = _model_issues(doc, collector, DynamoGraphDeploymentRequest)
+    folder_namespace, _ = _check_path(doc, collector, repo_path)
+    _check_names(doc, collector)
+    if isinstance(request, DynamoGraphDeploymentRequest) and not any(i.severity == "error" for i in collector.issues):
+        _check_request_semantics(
+            request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
+            repo_config=repo_config, base_exists=base_exists,
+        )
+    issues = sorted(collector.issues, key=lambda i: (i.line, i.column))
+    ok = not any(issue.severity == "error" for issue in issues)
+    valid = request if ok and isinstance(request, DynamoGraphDeploymentRequest) else None
+    namespace = valid.namespace_or(folder_namespace or "default") if valid else None
+    return RequestValidation(
+        file=name, issues=issues, request=valid, namespace=namespace, name=valid.name if valid else None
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Repo config
+
+
+def validate_repo_config(source: str | Path | bytes, *, file: str | None = None) -> RepoConfigValidation:
+    """Validate `gitops-sla.yaml` (a path, or its bytes)."""
+    doc, load_issue, name = _load(source, file)
+    if doc is None:
+        assert load_issue is not None
+        return RepoConfigValidation(file=name, issues=[load_issue])
+    collector = _Collector(doc)
+    config = _model_issues(doc, collector, RepoConfig)
+    if isinstance(config, RepoConfig):
+        for index, rule in enumerate(config.tenancy):
+            for position, pattern in enumerate(rule.paths):
+                if not pattern.startswith((f"{layout.REQUESTS_DIR}/", "**")):
+                    collector.add(("tenancy", index, "paths", position), f"'{pattern}' can never match a request "
+                                  f"file; request paths start with {layout.REQUESTS_DIR}/")
+            for position, pattern in enumerate(rule.namespaces):
+                probe = pattern.replace("{namespace}", "a").replace("*", "a").replace("?", "a")
+                if not re.match(r"^[a-z0-9\[\]\-!]+$", probe):
+                    collector.add(("tenancy", index, "namespaces", position), f"'{pattern}' can never match a "
+                                  "namespace (lowercase letters, digits and '-', with * ? globs and {namespace})")
+    issues = sorted(collector.issues, key=lambda i: (i.line, i.column))
+    ok = not any(issue.severity == "error" for issue in issues)
+    return RepoConfigValidation(file=name, issues=issues, config=config if ok else None)  # type: ignore[arg-type]
