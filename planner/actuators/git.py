@@ -1,0 +1,196 @@
+"""Git mode: the planner's replica counts as a commit to the GitOps repository.
+
+The planner owns one file, `generated/<namespace>/<name>/replicas.yaml`: a kustomize patch that sets
+`spec.services.<svc>.replicas` of the DGD. The reconciler owns everything else in that folder (its
+`kustomization.yaml` lists `replicas.yaml` under `patches`), so the two writers never touch the same file.
+Commits go through the reconciler's Git writer (`gitops_sla.git`): built in memory on the fetched head, pushed
+fast-forward only, regenerated on a lost race.
+
+Rate limits, so that Git history and Argo CD/Flux syncs follow the trend, not the noise:
+- a change must persist: the same target for `persist_intervals` consecutive decisions;
+- at most one commit per `commit_period` seconds;
+- with a forge configured, changes go to the branch `gitops-sla/planner/<namespace>/<name>` and one pull
+  request (updated in place) instead of the target branch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from gitops_sla.forge.github import ForgeError, GitHubForge, ensure_pull_request
+from gitops_sla.git import Changes, GitAuthError, GitSyncError, Mirror, PushConflict, Snapshot
+from gitops_sla.git import commit_changes, commit_to_side_branch
+from gitops_sla.layout import generated_file
+from planner.dgd import DgdError, resolve_services, service_replicas
+from planner.policy import Decision, Replicas
+
+log = logging.getLogger(__name__)
+
+REPLICAS_FILE = "replicas.yaml"
+KUSTOMIZATION_FILE = "kustomization.yaml"
+HEADER = ("# Written by the gitops-sla planner (--mode=git); do not edit by hand, the next planner commit replaces\n"
+          "# it. A kustomize patch: the reconciler's kustomization.yaml lists it under `patches`.\n")
+TRAILER = "Gitops-Sla-Planner"
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    return yaml
+
+
+def render_replicas_patch(dgd_name: str, services: dict[str, str], replicas: Replicas) -> bytes:
+    """The `replicas.yaml` patch: deterministic (sorted keys, one YAML style, no timestamps)."""
+    doc = {
+        "apiVersion": "nvidia.com/v1alpha1",
+        "kind": "DynamoGraphDeployment",
+        "metadata": {"name": dgd_name},
+        "spec": {"services": {services["prefill"]: {"replicas": replicas.prefill},
+                              services["decode"]: {"replicas": replicas.decode}}},
+    }
+    buffer = io.StringIO()
+    _yaml().dump(doc, buffer)
+    return (HEADER + buffer.getvalue()).encode()
+
+
+def _load_docs(data: bytes) -> list[Any]:
+    try:
+        return [doc for doc in _yaml().load_all(data.decode()) if isinstance(doc, dict)]
+    except Exception:  # noqa: BLE001 - an unreadable file counts as absent; the caller logs it
+        return []
+
+
+@dataclass
+class _Pending:
+    target: Replicas
+    count: int
+
+
+class GitActuator:
+    """Commits replica changes for one DGD to a GitOps repository."""
+
+    name = "git"
+
+    def __init__(self, mirror: Mirror, branch: str, namespace: str, dgd_name: str, *, path: str | None = None,
+                 commit_period_s: int = 900, persist_intervals: int = 2, forge: GitHubForge | None = None,
+                 prefill_service: str | None = None, decode_service: str | None = None) -> None:
+        self.mirror = mirror
+        self.branch = branch
+        self.namespace = namespace
+        self.dgd_name = dgd_name
+        self.path = path or generated_file(namespace, dgd_name, REPLICAS_FILE)
+        self.folder = self.path.rsplit("/", 1)[0]
+        self.commit_period_s = commit_period_s
+        self.persist_intervals = persist_intervals
+        self.forge = forge
+        self.service_flags = (prefill_service, decode_service)
+        self.pending: _Pending | None = None
+        self.last_commit_at: float | None = None
+        self.pr_branch = f"gitops-sla/planner/{namespace}/{dgd_name}"
+
+    # -- reading what Git holds -------------------------------------------------------------------------
+    def _dgd(self, snapshot: Snapshot) -> dict[str, Any] | None:
+        for path, _blob in snapshot.walk_files(self.folder):
+            if not path.endswith((".yaml", ".yml")) or path == self.path:
+                continue
+            for doc in _load_docs(snapshot.read(path) or b""):
+                if doc.get("kind") == "DynamoGraphDeployment":
+                    return doc
+        return None
+
+    def _state(self, snapshot: Snapshot) -> tuple[dict[str, str], Replicas]:
+        """Service keys and the replicas Git holds (the planner's patch over the reconciler's DGD)."""
+        dgd = self._dgd(snapshot)
+        if dgd is None:
+            raise DgdError(f"no DynamoGraphDeployment manifest in {self.folder} of branch {self.branch}; "
+                           "the reconciler writes it there (check --git-path / --dgd-name)")
+        services = resolve_services(dgd, *self.service_flags)
+        replicas = service_replicas(dgd, services)
+        patch = snapshot.read(self.path)
+        if patch is not None:
+            docs = _load_docs(patch)
+            if docs:
+                patched = ((docs[0].get("spec") or {}).get("services")) or {}
+                replicas = Replicas(
+                    int((patched.get(services["prefill"]) or {}).get("replicas", replicas.prefill)),
+                    int((patched.get(services["decode"]) or {}).get("replicas", replicas.decode)))
+        return services, replicas
+
+    def _head_snapshot(self) -> Snapshot:
+        self.mirror.fetch()
+        return self.mirror.snapshot(self.mirror.head(self.branch))
+
+    def current(self) -> Replicas | None:
+        try:
+            return self._state(self._head_snapshot())[1]
+        except (DgdError, GitSyncError, GitAuthError) as error:
+            log.warning("cannot read replicas from Git: %s", error)
+            return None
+
+    # -- writing --------------------------------------------------------------------------------------
+    def _build(self, target: Replicas):
+        def build(snapshot: Snapshot) -> Changes | None:
+            services, held = self._state(snapshot)
+            if held == target:
+                return None
+            kustomization = snapshot.read(f"{self.folder}/{KUSTOMIZATION_FILE}")
+            if kustomization is not None and REPLICAS_FILE.encode() not in kustomization:
+                log.warning("%s/%s does not list %s under patches: Argo CD/Flux will not apply the planner's "
+                            "replicas until the reconciler adds it", self.folder, KUSTOMIZATION_FILE, REPLICAS_FILE)
+            return Changes({self.path: render_replicas_patch(self.dgd_name, services, target)})
+        return build
+
+    def _message(self, decision: Decision, target: Replicas) -> str:
+        current = decision.current
+        was = f" (was {current.prefill} prefill, {current.decode} decode)" if current else ""
+        return (f"planner: scale {self.namespace}/{self.dgd_name} to {target.prefill} prefill, "
+                f"{target.decode} decode{was}\n\n{decision.reason}\n")
+
+    def apply(self, decision: Decision, now: float) -> dict:
+        if decision.action == "hold" or decision.prefill_replicas is None:
+            return {"result": "held"}
+        target = Replicas(decision.prefill_replicas, decision.decode_replicas)
+        if decision.current is not None and target == decision.current:
+            self.pending = None
+            return {"result": "unchanged"}
+        if self.pending is not None and self.pending.target == target:
+            self.pending.count += 1
+        else:
+            self.pending = _Pending(target, 1)
+        if self.pending.count < self.persist_intervals:
+            return {"result": "pending", "persisted": self.pending.count, "needed": self.persist_intervals}
+        if self.last_commit_at is not None and now - self.last_commit_at < self.commit_period_s:
+            return {"result": "rate_limited", "next_commit_after_s": self.commit_period_s - (now - self.last_commit_at)}
+        trailers = {TRAILER: f"{self.namespace}/{self.dgd_name}"}
+        try:
+            if self.forge is None:
+                pushed = commit_changes(self.mirror, self.branch, self._build(target),
+                                        self._message(decision, target), trailers)
+            else:
+                pushed = commit_to_side_branch(self.mirror, self.pr_branch, self.branch, self._build(target),
+                                               self._message(decision, target), trailers)
+        except (DgdError, GitSyncError, GitAuthError, PushConflict) as error:
+            log.error("git mode: committing %s failed: %s", self.path, error)
+            return {"result": "failed", "error": str(error)}
+        self.pending = None
+        if not pushed.pushed:
+            return {"result": "unchanged"}
+        self.last_commit_at = now
+        outcome = {"result": "committed", "commit": pushed.commit, "branch": pushed.branch, "path": self.path}
+        if self.forge is not None:
+            try:
+                pull, action = ensure_pull_request(
+                    self.forge, self.pr_branch, self.branch, pushed.commit,
+                    f"planner: scale {self.namespace}/{self.dgd_name} to {target.prefill}P/{target.decode}D",
+                    self._message(decision, target))
+                outcome.update(pull_request=pull.number, pull_request_action=action)
+            except ForgeError as error:
+                log.error("git mode: pull request for %s failed: %s", self.pr_branch, error)
+                outcome.update(result="failed", error=str(error))
+        log.info("git mode: committed %s to %s (%s)", self.path, pushed.branch, pushed.commit)
+        return outcome

@@ -1,0 +1,193 @@
+"""Load predictors: one-step-ahead forecasts of request count, ISL and OSL per adjustment interval.
+
+All predictors share one interface (`observe(value)`, `predict()`) and are small NumPy implementations:
+
+- `constant`: the last value (Dynamo's `constant`).
+- `arima`: ARIMA(p, d, 0) with p in 0..2 and d in 0..1 chosen by AIC, fitted by least squares on the window.
+  Dynamo uses `pmdarima.auto_arima`; pmdarima and statsmodels pull in ~100 MB (statsmodels, patsy, pandas,
+  Cython builds) for a forecast of a 50-point series. The moving-average terms are left out: without them the
+  fit is one closed-form least-squares solve per candidate (microseconds), and on the Azure traces the
+  one-step error is within a few points of any other point forecaster (see docs/planner.md).
+- `kalman`: a local-linear-trend Kalman filter with Dynamo's parameters (`--kalman-q-level`, `--kalman-q-trend`,
+  `--kalman-r`, `--kalman-min-points`); Dynamo uses filterpy for the same six lines of algebra.
+- `burst`: for bursty traffic; the `BURST_QUANTILE` quantile of the last `BURST_WINDOW` observations, never
+  below the last value: scales up with the burst at once and comes down only once the burst has left the
+  window (a quantile forecast rather than a mean forecast; see docs/planner-evaluation.md §3).
+
+Values are clamped at 0; NaN observations are ignored (the caller decides what no data means). Leading zeros
+(an idle period after deployment) are skipped, as in later Dynamo versions. With `log1p`, the model runs on
+`log1p(value)` and forecasts are mapped back with `expm1`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+PREDICTORS = ("constant", "arima", "kalman", "burst")
+ARIMA_MIN_POINTS = 5
+BURST_WINDOW = 10
+BURST_QUANTILE = 0.9
+
+
+class LoadPredictor(Protocol):
+    """A one-step-ahead forecaster of one load series."""
+
+    def observe(self, value: float) -> None: ...
+
+    def predict(self) -> float | None: ...
+
+
+class _WindowedPredictor:
+    """Keeps the last `window` finite observations (after the first non-zero) in model space."""
+
+    def __init__(self, window: int, log1p: bool = False) -> None:
+        self.history: deque[float] = deque(maxlen=max(window, 2))
+        self.log1p = log1p
+
+    def observe(self, value: float) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        value = max(0.0, float(value))
+        if not self.history and value == 0.0:
+            return
+        self.history.append(math.log1p(value) if self.log1p else value)
+
+    def _out(self, value: float) -> float:
+        value = math.expm1(value) if self.log1p else value
+        return max(0.0, float(value))
+
+    def predict(self) -> float | None:
+        if not self.history:
+            return None
+        return self._out(self._forecast(np.asarray(self.history, dtype=float)))
+
+    def _forecast(self, series: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+class ConstantPredictor(_WindowedPredictor):
+    """The next value is the last one."""
+
+    def _forecast(self, series: np.ndarray) -> float:
+        return float(series[-1])
+
+
+def _ar_fit(series: np.ndarray, p: int) -> tuple[np.ndarray, float, int] | None:
+    """Least-squares AR(p) with intercept: coefficients, residual sum of squares, number of residuals."""
+    n = series.size - p
+    if n <= p + 1:
+        return None
+    columns = [np.ones(n)] + [series[p - lag:series.size - lag] for lag in range(1, p + 1)]
+    design = np.column_stack(columns)
+    target = series[p:]
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residuals = target - design @ coef
+    return coef, float(residuals @ residuals), n
+
+
+class ArimaPredictor(_WindowedPredictor):
+    """ARIMA(p, d, 0), p <= 2, d <= 1, the order with the lowest AIC on the window."""
+
+    MAX_P = 2
+
+    def __init__(self, window: int, log1p: bool = False) -> None:
+        super().__init__(window, log1p)
+        self.order: tuple[int, int, int] | None = None
+
+    def _forecast(self, series: np.ndarray) -> float:
+        if series.size < ARIMA_MIN_POINTS or np.ptp(series) == 0.0:
+            self.order = None
+            return float(series[-1])
+        best: tuple[float, int, int, np.ndarray] | None = None
+        for d in (0, 1):
+            work = np.diff(series, n=d)
+            for p in range(self.MAX_P + 1):
+                fit = _ar_fit(work, p)
+                if fit is None:
+                    continue
+                coef, rss, n = fit
+                aic = n * math.log(max(rss / n, 1e-12)) + 2 * (p + 1)
+                if best is None or aic < best[0] - 1e-9:
+                    best = (aic, p, d, coef)
+        if best is None:
+            return float(series[-1])
+        _, p, d, coef = best
+        self.order = (p, d, 0)
+        work = np.diff(series, n=d)
+        lags = work[::-1][:p]
+        step = float(coef[0] + (coef[1:] @ lags if p else 0.0))
+        return step + float(series[-1]) if d == 1 else step
+
+
+class KalmanPredictor:
+    """Local linear trend: state [level, trend], F=[[1,1],[0,1]], H=[1,0], P0=1000*I (Dynamo's model)."""
+
+    def __init__(self, q_level: float = 1.0, q_trend: float = 0.1, r: float = 10.0, min_points: int = 5,
+                 log1p: bool = False) -> None:
+        self.F = np.array([[1.0, 1.0], [0.0, 1.0]])
+        self.Q = np.diag([q_level, q_trend])
+        self.r = r
+        self.min_points = min_points
+        self.log1p = log1p
+        self.x: np.ndarray | None = None
+        self.P = np.eye(2) * 1000.0
+        self.count = 0
+        self.last: float | None = None
+
+    def observe(self, value: float) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        value = max(0.0, float(value))
+        if self.x is None and value == 0.0:
+            return
+        z = math.log1p(value) if self.log1p else value
+        self.count += 1
+        self.last = z
+        if self.x is None:
+            self.x = np.array([z, 0.0])
+            return
+        # predict
+        self.x = self.F @ self.x
+        self.P = self.F @ self.P @ self.F.T + self.Q
+        # update with H = [1, 0]
+        innovation = z - self.x[0]
+        s = self.P[0, 0] + self.r
+        gain = self.P[:, 0] / s
+        self.x = self.x + gain * innovation
+        self.P = self.P - np.outer(gain, self.P[0, :])
+
+    def predict(self) -> float | None:
+        if self.x is None or self.last is None:
+            return None
+        z = self.last if self.count < self.min_points else float((self.F @ self.x)[0])
+        z = math.expm1(z) if self.log1p else z
+        return max(0.0, z)
+
+
+class BurstPredictor(_WindowedPredictor):
+    """The high quantile of the recent window, never below the last value."""
+
+    def __init__(self, window: int = BURST_WINDOW, quantile: float = BURST_QUANTILE, log1p: bool = False) -> None:
+        super().__init__(window, log1p)
+        self.quantile = quantile
+
+    def _forecast(self, series: np.ndarray) -> float:
+        return max(float(series[-1]), float(np.quantile(series, self.quantile)))
+
+
+def make_predictor(kind: str, window: int = 50, log1p: bool = False, q_level: float = 1.0, q_trend: float = 0.1,
+                   r: float = 10.0, min_points: int = 5) -> LoadPredictor:
+    """A predictor by its `--load-predictor` name."""
+    if kind == "constant":
+        return ConstantPredictor(window, log1p)
+    if kind == "arima":
+        return ArimaPredictor(window, log1p)
+    if kind == "kalman":
+        return KalmanPredictor(q_level, q_trend, r, min_points, log1p)
+    if kind == "burst":
+        return BurstPredictor(min(window, BURST_WINDOW), BURST_QUANTILE, log1p)
+    raise ValueError(f"unknown load predictor {kind!r}; choose one of {', '.join(PREDICTORS)}")
