@@ -75,7 +75,10 @@ def format_message(message: str, trailers: Mapping[str, str] | None) -> str:
 
 
 def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None, files: Mapping[str, bytes | None]) -> str:
-    """Write the tree `base` + `files` (None deletes) and return its id; untouched subtrees are reused."""
+    """Write the tree `base` + `files` and return its id; untouched subtrees are reused.
+
+    None removes the file or folder at that path; a folder set to None *and* given files below it is
+    replaced (its old content is dropped)."""
     grouped: dict[str, dict[str, bytes | None]] = {}
     leaves: dict[str, bytes | None] = {}
     for path, data in files.items():
@@ -89,16 +92,17 @@ def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None, files: Mapping
         if data is None:
             if builder.get(name) is not None:
                 builder.remove(name)
-        else:
+        elif name not in grouped:
             builder.insert(name, repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
     for name, sub in grouped.items():
-        if name in leaves and leaves[name] is None:
-            continue  # the whole folder is removed
         existing = builder.get(name)
-        sub_base = repo.get(existing.id) if existing is not None and existing.type == pygit2.GIT_OBJECT_TREE else None
+        replace = name in leaves and leaves[name] is None
+        sub_base = None
+        if not replace and existing is not None and existing.type == pygit2.GIT_OBJECT_TREE:
+            sub_base = repo.get(existing.id)
         sub_id = build_tree(repo, sub_base, sub)
         if len(repo.get(sub_id)) == 0:
-            if existing is not None:
+            if builder.get(name) is not None:
                 builder.remove(name)
         else:
             builder.insert(name, sub_id, pygit2.GIT_FILEMODE_TREE)

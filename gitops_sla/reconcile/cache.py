@@ -1,0 +1,69 @@
+"""A disk cache of profiling outputs keyed by spec hash, shared by restarts and by replicas on one host.
+
+The spec hash covers the request file, its base config and the profiler version, so a cached output is
+exactly what profiling these inputs again would give. Entries are written to a temporary folder and
+renamed into place, so a reader never sees half an entry and a crash leaves no corrupt one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from gitops_sla.models import ResultSummary
+from gitops_sla.reconcile.profiling import ProfileFn, ProfileJob, ProfileOutput
+
+
+class DiskCache:
+    def __init__(self, root: Path):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _entry(self, spec_hash: str) -> Path:
+        return self.root / spec_hash.removeprefix("sha256:")
+
+    def get(self, spec_hash: str) -> ProfileOutput | None:
+        entry = self._entry(spec_hash)
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            files = {name: (entry / "files" / name).read_bytes() for name in meta["files"]}
+        except (OSError, ValueError, KeyError):
+            return None
+        return ProfileOutput(files=files, resources=meta["resources"], report=meta["report"],
+                             summary=ResultSummary.model_validate(meta["summary"]), dgd_name=meta["dgdName"],
+                             dgd_namespace=meta["dgdNamespace"], warnings=meta["warnings"])
+
+    def put(self, spec_hash: str, output: ProfileOutput) -> None:
+        entry = self._entry(spec_hash)
+        if entry.exists():
+            return
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
+        try:
+            (staging / "files").mkdir()
+            for name, data in output.files.items():
+                (staging / "files" / name).write_bytes(data)
+            meta = {"files": sorted(output.files), "resources": output.resources, "report": output.report,
+                    "summary": output.summary.model_dump(mode="json"), "dgdName": output.dgd_name,
+                    "dgdNamespace": output.dgd_namespace, "warnings": output.warnings}
+            (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True))
+            try:
+                os.rename(staging, entry)
+            except OSError:  # another process stored it first
+                pass
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def wrap(self, profile: ProfileFn) -> ProfileFn:
+        """`profile`, answering from the cache when it can and filling it when it cannot."""
+
+        def cached(job: ProfileJob) -> ProfileOutput:
+            found = self.get(job.spec_hash)
+            if found is None:
+                found = profile(job)
+                self.put(job.spec_hash, found)
+            return found
+
+        return cached

@@ -1,0 +1,413 @@
+"""One reconcile pass: Git in (requests), Git out (generated output, pull requests).
+
+A pass: ls-remote the target branch (an unchanged head and nothing pending: done, no download); fetch the
+mirror; find the candidate requests (everything on the first pass, else only what changed since the
+last pass); for each, compare its spec hash with the one in its `status.yaml` and do the work only when
+they differ: validate, profile, write. Every write goes through the Git writer, whose build step re-checks
+the fresh head after a lost race, so a request that another reconciler has already handled is left alone.
+
+What goes where:
+- `autoApply: true` (or `defaultMode: commit`): the generated folder is committed to the target branch.
+- `autoApply: false`: the generated folder goes to branch `gitops-sla/<ns>/<name>` and one pull request.
+- Status-only changes (validation failed, profiling failed, profiling started) and removals of the output of
+  a deleted request are committed to the target branch in both modes: they change no deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gitops_sla import layout
+from gitops_sla.forge import ForgeError, GitHubForge, PullRequest, ensure_pull_request
+from gitops_sla.git import (
+    Changes,
+    GitSyncError,
+    Mirror,
+    PushRejected,
+    PushResult,
+    RetryPolicy,
+    Snapshot,
+    commit_changes,
+    commit_to_side_branch,
+)
+from gitops_sla.models import RepoConfig, RequestStatusFile, ValidationIssue
+from gitops_sla.reconcile import output as out
+from gitops_sla.reconcile.inputs import (
+    STATUS_FILE,
+    RecordedStatus,
+    RequestKey,
+    changed_keys,
+    discover_generated,
+    discover_requests,
+    is_up_to_date,
+    namespace_bases,
+    read_recorded,
+    spec_hash,
+)
+from gitops_sla.reconcile.metrics import ReconcilerMetrics
+from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, ProfilingBackend, Running
+from gitops_sla.validation import validate_repo_config, validate_request_file
+from profiler.errors import ProfilingError
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.md"
+Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error"]
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What a pass did for one request."""
+
+    namespace: str
+    name: str
+    action: Action
+    state: str | None = None
+    commit: str | None = None
+    pull_request: PullRequest | None = None
+    message: str = ""
+
+
+@dataclass
+class PassReport:
+    """What one pass did. `idle`: the head had not moved and nothing was pending (no fetch at all)."""
+
+    head: str | None
+    idle: bool
+    checked: int = 0
+    outcomes: list[RequestOutcome] = field(default_factory=list)
+    error: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def commits(self) -> list[str]:
+        return [o.commit for o in self.outcomes if o.commit]
+
+    @property
+    def worked(self) -> list[RequestOutcome]:
+        return [o for o in self.outcomes if o.action != "up-to-date"]
+
+
+class Reconciler:
+    """Reconciles one branch of one repository. Not thread-safe across passes: `run_pass` serialises them."""
+
+    def __init__(
+        self,
+        mirror: Mirror,
+        backend: ProfilingBackend,
+        *,
+        branch: str = "main",
+        forge: GitHubForge | None = None,
+        metrics: ReconcilerMetrics | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        author: tuple[str, str] | None = None,
+        output_cache_size: int = 32,
+    ):
+        self.mirror = mirror
+        self.backend = backend
+        self.branch = branch
+        self.forge = forge
+        self.metrics = metrics or ReconcilerMetrics()
+        self.retry = retry
+        self.author = author
+        self._last: Snapshot | None = None
+        self._pending: set[RequestKey] = set()
+        self._outputs: OrderedDict[str, ProfileOutput] = OrderedDict()
+        self._output_cache_size = output_cache_size
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------------ pass
+
+    def run_pass(self, full: bool = False) -> PassReport:
+        """One pass; `full` re-checks every request (as the first pass of a process does)."""
+        with self._lock:
+            started = time.perf_counter()
+            report = self._run_pass(full)
+            report.duration_s = time.perf_counter() - started
+            result = "error" if report.error else "idle" if report.idle else "work"
+            self.metrics.passes.labels(result).inc()
+            self.metrics.pass_duration.labels(result).observe(report.duration_s)
+            if not report.error:
+                self.metrics.last_success.set(time.time())
+            return report
+
+    def _run_pass(self, full: bool) -> PassReport:
+        try:
+            remote_head = self.mirror.remote_heads().get(self.branch)
+        except GitSyncError as exc:
+            self.metrics.errors.labels("git").inc()
+            return PassReport(None, False, error=str(exc))
+        if remote_head is None:
+            self.metrics.errors.labels("git").inc()
+            return PassReport(None, False, error=f"branch '{self.branch}' does not exist in the remote repository; "
+                                                 "push it or pass --branch")
+        if not full and self._last is not None and self._last.commit_id == remote_head and not self._pending:
+            return PassReport(remote_head, True)
+        try:
+            self.mirror.fetch()
+        except GitSyncError as exc:
+            self.metrics.errors.labels("git").inc()
+            return PassReport(remote_head, False, error=str(exc))
+        snapshot = self.mirror.snapshot(self.mirror.head(self.branch))
+        config, config_error = self._repo_config(snapshot)
+        if config is None:
+            self.metrics.errors.labels("config").inc()
+            return PassReport(snapshot.commit_id, False, error=config_error)
+        keys, forced = self._candidates(snapshot, full)
+        report = PassReport(snapshot.commit_id, False, checked=len(keys))
+        chain = snapshot.commit_id  # stays our latest commit while only we move the branch
+        requests = discover_requests(snapshot) if len(keys) > 64 else None
+        bases_cache: dict[str, list[tuple[str, str]]] = {}
+        for key in sorted(keys):
+            try:
+                outcome, pushed = self._reconcile(key, snapshot, config, requests, bases_cache, key in forced)
+            except (GitSyncError, ForgeError) as exc:
+                kind = "forge" if isinstance(exc, ForgeError) else "git"
+                self.metrics.errors.labels(kind).inc()
+                self._pending.add(key)
+                outcome, pushed = RequestOutcome(key[0], key[1], "error", message=str(exc)), None
+                log.warning("%s/%s: %s", key[0], key[1], exc)
+            report.outcomes.append(outcome)
+            if pushed is not None and pushed.branch == self.branch and pushed.commit:
+                chain = pushed.commit if chain is not None and pushed.parent == chain else None
+        if keys and full:
+            self._count_states(report)
+        end_head = self.mirror.head(self.branch)
+        self._last = self.mirror.snapshot(end_head) if chain == end_head else snapshot
+        return report
+
+    def _repo_config(self, snapshot: Snapshot) -> tuple[RepoConfig | None, str | None]:
+        data = snapshot.read(layout.REPO_CONFIG_FILE)
+        if data is None:
+            return RepoConfig(), None
+        checked = validate_repo_config(data, file=layout.REPO_CONFIG_FILE)
+        if checked.config is None:
+            problems = "; ".join(str(i) for i in checked.issues if i.severity == "error")
+            return None, f"{layout.REPO_CONFIG_FILE} is invalid, no request is processed until it is fixed: {problems}"
+        return checked.config, None
+
+    def _candidates(self, snapshot: Snapshot, full: bool) -> tuple[set[RequestKey], set[RequestKey]]:
+        """Keys to look at, and those (in a namespace whose base configs changed) to re-validate even when
+        `Failed` for the same request blob (a missing base may have been added)."""
+        if full or self._last is None:
+            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set()
+        keys, namespaces, config_changed = changed_keys(self._last, snapshot)
+        if config_changed:
+            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set()
+        forced = {key for key in discover_requests(snapshot) if key[0] in namespaces} if namespaces else set()
+        return keys | forced | self._pending, forced
+
+    def _count_states(self, report: PassReport) -> None:
+        counts: dict[str, int] = {}
+        for outcome in report.outcomes:
+            if outcome.action != "deleted":
+                state = outcome.state or "Pending"
+                counts[state] = counts.get(state, 0) + 1
+        self.metrics.set_states(counts)
+
+    # ------------------------------------------------------------------------------------------ one request
+
+    def _reconcile(
+        self,
+        key: RequestKey,
+        snapshot: Snapshot,
+        config: RepoConfig,
+        requests: dict[RequestKey, str] | None,
+        bases_cache: dict[str, list[tuple[str, str]]],
+        forced: bool,
+    ) -> tuple[RequestOutcome, PushResult | None]:
+        request_path = layout.request_path(*key)
+        blob = requests.get(key) if requests is not None else snapshot.blob_id(request_path)
+        found = read_recorded(snapshot, key)
+        recorded = found[0] if found else None
+        if blob is None:
+            self._pending.discard(key)
+            if recorded is None:
+                return RequestOutcome(*key, "up-to-date"), None
+            return self._delete(key, snapshot)
+        if key[0] not in bases_cache:
+            bases_cache[key[0]] = namespace_bases(snapshot, key[0])
+        bases = bases_cache[key[0]]
+        version = self.backend.version
+        if is_up_to_date(recorded, blob, bases, version) and not (forced and recorded.state == "Failed"):
+            self._pending.discard(key)
+            return RequestOutcome(*key, "up-to-date", recorded.state), None
+        tip = self.mirror.head(out.pr_branch(key))
+        if tip is not None:
+            branch_snapshot = self.mirror.snapshot(tip)
+            branch_found = read_recorded(branch_snapshot, key)
+            if is_up_to_date(branch_found[0] if branch_found else None, blob, bases, version):
+                pull = self._ensure_pull(key, branch_snapshot)
+                return RequestOutcome(*key, "pull-request", branch_found[0].state, pull_request=pull,
+                                      message=self._pull_message(key, pull)), None
+        return self._process(key, snapshot, config, blob, recorded)
+
+    def _process(
+        self, key: RequestKey, snapshot: Snapshot, config: RepoConfig, blob: str, recorded: RecordedStatus | None
+    ) -> tuple[RequestOutcome, PushResult | None]:
+        request_path = layout.request_path(*key)
+        source = snapshot.commit_id or ""
+        version = self.backend.version
+        validation = validate_request_file(
+            snapshot.read_blob(blob), file=request_path, repo_path=request_path, repo_config=config,
+            base_exists=lambda path: snapshot.blob_id(path) is not None,
+        )
+        request = validation.request
+        if request is None:
+            errors = [i for i in validation.issues if i.severity == "error"]
+            digest = spec_hash(blob, None, version)
+            status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
+                                       reason="ValidationFailed", message=_issues_message(errors),
+                                       issues=validation.issues)
+            return self._commit_status(key, blob, None, digest, source, status, "validation failed")
+        ref = request.spec.profiling_config.config_map_ref
+        base_path = layout.base_config_path(request.namespace_or(key[0]), ref.name, ref.key) if ref else None
+        base_blob = snapshot.blob_id(base_path) if base_path else None
+        base = (base_path, base_blob) if base_path and base_blob else None
+        digest = spec_hash(blob, base, version)
+        model, backend = request.spec.model, request.spec.backend
+        job = ProfileJob(key[0], key[1], digest, request,
+                         request.to_profile_config(base_path, namespace=request.namespace_or(key[0])),
+                         base_path, snapshot.read_blob(base_blob) if base_blob else None)
+        result = self._outputs.get(digest)
+        if result is None:
+            started = time.perf_counter()
+            try:
+                result = self.backend.run(job)
+            except ProfilingError as exc:
+                self.metrics.errors.labels("profiling").inc()
+                status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
+                                           reason="ProfilingFailed", message=str(exc), model=model, backend=backend,
+                                           validated=True)
+                return self._commit_status(key, blob, base, digest, source, status, "profiling failed")
+            if isinstance(result, Running):
+                self._pending.add(key)
+                if recorded is not None and recorded.spec_hash == digest and recorded.state == "Profiling":
+                    return RequestOutcome(*key, "profiling", "Profiling", message=result.message), None
+                status = out.profiling_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
+                                              message=result.message, model=model, backend=backend)
+                outcome, pushed = self._commit_status(key, blob, base, digest, source, status, "profiling started")
+                self._pending.add(key)
+                return outcome, pushed
+            self.metrics.profile_duration.observe(time.perf_counter() - started)
+            self._remember(digest, result)
+        self._pending.discard(key)
+        mode = config.delivery_mode(request.spec.auto_apply_explicit)
+        status = out.generated_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
+                                      output=result, model=model, backend=backend, auto_apply=mode == "commit",
+                                      branch=self.branch)
+        files = out.generated_files(key, status, result)
+        trailers = out.trailers(key, source, digest)
+        build = self._builder(key, blob, base, digest, files, status.status.state)
+        sla = "SLA met" if result.summary.sla_met else "SLA not attainable"
+        if mode == "commit":
+            pushed = commit_changes(self.mirror, self.branch, build, out.commit_subject(key, f"generate DGD ({sla})"),
+                                    trailers, author=self.author, retry=self.retry, fetched=True,
+                                    on_rejected=self._rejected)
+            if pushed.commit:
+                self.metrics.commits.labels("direct").inc()
+            return RequestOutcome(*key, "generated", status.status.state, pushed.commit), pushed
+        branch = out.pr_branch(key)
+        pushed = commit_to_side_branch(self.mirror, branch, self.branch, build,
+                                       out.commit_subject(key, f"generate DGD for review ({sla})"), trailers,
+                                       author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("pull-request").inc()
+        tip = self.mirror.head(branch)
+        pull = self._ensure_pull(key, self.mirror.snapshot(tip)) if tip else None
+        return RequestOutcome(*key, "pull-request", status.status.state, pushed.commit, pull,
+                              self._pull_message(key, pull)), pushed
+
+    def _builder(self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str,
+                 files: dict[str, bytes | None], state: str):
+        """The build step for the writer (writing `state`): re-checked on every (re)try against the fresh head."""
+        request_path = layout.request_path(*key)
+
+        def build(head: Snapshot) -> Changes | None:
+            if head.blob_id(request_path) != blob:
+                return None  # the request changed or went away meanwhile: the next pass handles it
+            if base is not None and head.blob_id(base[0]) != base[1]:
+                return None
+            found = read_recorded(head, key)
+            if found is not None and found[0].spec_hash == digest and found[0].state in (state, "Ready", "Deploying"):
+                return None  # another reconciler already wrote this (or the final) status for these inputs
+            return Changes(files)
+
+        return build
+
+    def _commit_status(
+        self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str, source: str,
+        status: RequestStatusFile, what: str,
+    ) -> tuple[RequestOutcome, PushResult]:
+        files = out.status_only_files(key, status)
+        pushed = commit_changes(self.mirror, self.branch, self._builder(key, blob, base, digest, files, status.status.state),
+                                out.commit_subject(key, what), out.trailers(key, source, digest),
+                                author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        state = status.status.state
+        action: Action = "profiling" if state == "Profiling" else "failed"
+        message = status.status.conditions[-1].message if status.status.conditions else ""
+        return RequestOutcome(*key, action, state, pushed.commit, message=message), pushed
+
+    def _delete(self, key: RequestKey, snapshot: Snapshot) -> tuple[RequestOutcome, PushResult]:
+        request_path = layout.request_path(*key)
+        folder = layout.generated_dir(*key)
+
+        def build(head: Snapshot) -> Changes | None:
+            if head.blob_id(request_path) is not None or head.tree_id_of(folder) is None:
+                return None
+            return Changes({folder: None})
+
+        pushed = commit_changes(self.mirror, self.branch, build,
+                                out.commit_subject(key, "remove generated output (request deleted)"),
+                                out.trailers(key, snapshot.commit_id, None), author=self.author, retry=self.retry,
+                                fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        return RequestOutcome(*key, "deleted", None, pushed.commit), pushed
+
+    def _ensure_pull(self, key: RequestKey, branch_snapshot: Snapshot) -> PullRequest | None:
+        if self.forge is None:
+            return None
+        folder = layout.generated_dir(*key)
+        status = RequestStatusFile.from_yaml(branch_snapshot.read(f"{folder}/{STATUS_FILE}") or b"",
+                                             f"{folder}/{STATUS_FILE}")
+        report = (branch_snapshot.read(f"{folder}/{REPORT_FILE}") or b"").decode()
+        plots = [name for name, is_dir in branch_snapshot.list_dir(folder) if not is_dir and name.endswith(".png")]
+        warnings = status.result.warnings if status.result else []
+        branch = out.pr_branch(key)
+        body = out.pr_body(key, report, plots, warnings, branch, status.spec_hash or "", status.source_commit or "")
+        title = out.pr_title(key, status.request.model or "", status.request.backend or "")
+        pull, action = ensure_pull_request(self.forge, branch, self.branch, branch_snapshot.commit_id or "", title,
+                                           body)
+        if action != "unchanged":
+            log.info("%s/%s: pull request #%d %s", key[0], key[1], pull.number, action)
+        return pull
+
+    def _pull_message(self, key: RequestKey, pull: PullRequest | None) -> str:
+        if pull is None:
+            return (f"branch {out.pr_branch(key)} pushed; no forge is configured, open the pull request by hand")
+        return f"pull request #{pull.number} {pull.state}: {pull.url}"
+
+    def _rejected(self, exc: PushRejected) -> None:
+        self.metrics.push_retries.inc()
+
+    def _remember(self, digest: str, output: ProfileOutput) -> None:
+        self._outputs[digest] = output
+        self._outputs.move_to_end(digest)
+        while len(self._outputs) > self._output_cache_size:
+            self._outputs.popitem(last=False)
+
+
+def _issues_message(issues: list[ValidationIssue]) -> str:
+    if not issues:
+        return "The request is invalid"
+    first = str(issues[0])
+    more = f" (and {len(issues) - 1} more, see issues)" if len(issues) > 1 else ""
+    return f"{first}{more}"

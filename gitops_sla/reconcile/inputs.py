@@ -1,0 +1,133 @@
+"""Which requests exist, what their inputs are, and whether their output is up to date — from Git objects.
+
+A request's identity is its spec hash: sha256 over the blob ids (Git's content hashes) of the request file
+and of the base config it references, plus the profiler version. Reading blob ids costs nothing (they sit
+in the tree entries), so checking 10,000 requests needs no YAML parsing: the recorded hash in
+`status.yaml` is compared with the hash computed from the current tree. A request with a `configMapRef`
+matches when the hash computed with one of the base files of its namespace equals the recorded one; an
+unchanged request blob means an unchanged `configMapRef`, so this is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from gitops_sla import layout
+from gitops_sla.git.snapshot import Snapshot
+
+STATUS_FILE = "status.yaml"
+_SPEC_HASH_LINE = re.compile(rb"^specHash: ['\"]?([0-9a-z:]+)['\"]?$", re.M)
+_STATE_LINE = re.compile(rb"^  state: ['\"]?(\w*)['\"]?$", re.M)
+# States in which a request's output is final for its spec hash; others need the reconciler again.
+SETTLED_STATES = frozenset({"Ready", "Deploying", "Failed", "DeploymentDeleted"})
+
+RequestKey = tuple[str, str]  # (namespace, name)
+
+
+def spec_hash(request_blob: str, base: tuple[str, str] | None, profiler_version: str) -> str:
+    """`sha256:<hex>` of the inputs: request blob id, base config (path, blob id) if any, profiler version."""
+    text = f"gitops-sla-inputs/v1\nrequest {request_blob}\n"
+    if base is not None:
+        text += f"base {base[0]} {base[1]}\n"
+    text += f"profiler {profiler_version}\n"
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordedStatus:
+    """The two fields of a `status.yaml` the fast path needs, read without a YAML parser (we write it)."""
+
+    spec_hash: str | None
+    state: str | None
+
+
+def read_recorded(snapshot: Snapshot, key: RequestKey) -> tuple[RecordedStatus, bytes] | None:
+    data = snapshot.read(status_path(key))
+    if data is None:
+        return None
+    hash_match = _SPEC_HASH_LINE.search(data)
+    state_match = _STATE_LINE.search(data)
+    return RecordedStatus(hash_match.group(1).decode() if hash_match else None,
+                          state_match.group(1).decode() if state_match else None), data
+
+
+def status_path(key: RequestKey) -> str:
+    return layout.generated_file(key[0], key[1], STATUS_FILE)
+
+
+def discover_requests(snapshot: Snapshot) -> dict[RequestKey, str]:
+    """(namespace, name) -> request blob id for every `requests/<namespace>/<name>.yaml`."""
+    found: dict[RequestKey, str] = {}
+    for namespace, is_dir in snapshot.list_dir(layout.REQUESTS_DIR):
+        if not is_dir:
+            continue
+        folder = snapshot.repo.get(snapshot.tree[f"{layout.REQUESTS_DIR}/{namespace}"].id)
+        for entry in folder:
+            if entry.type_str == "blob":
+                parsed = layout.parse_request_path(f"{layout.REQUESTS_DIR}/{namespace}/{entry.name}")
+                if parsed is not None:
+                    found[parsed] = str(entry.id)
+    return found
+
+
+def discover_generated(snapshot: Snapshot) -> set[RequestKey]:
+    """(namespace, name) of every `generated/<namespace>/<name>/` folder that holds a `status.yaml`."""
+    found: set[RequestKey] = set()
+    for namespace, is_dir in snapshot.list_dir(layout.GENERATED_DIR):
+        if is_dir:
+            for name, sub_is_dir in snapshot.list_dir(f"{layout.GENERATED_DIR}/{namespace}"):
+                if sub_is_dir and snapshot.blob_id(status_path((namespace, name))) is not None:
+                    found.add((namespace, name))
+    return found
+
+
+def namespace_bases(snapshot: Snapshot, namespace: str) -> list[tuple[str, str]]:
+    """(path, blob id) of every base config under `bases/<namespace>/`."""
+    return list(snapshot.walk_files(f"{layout.BASES_DIR}/{namespace}"))
+
+
+def is_up_to_date(
+    recorded: RecordedStatus | None,
+    request_blob: str,
+    bases: list[tuple[str, str]],
+    profiler_version: str,
+) -> bool:
+    """True when the recorded status is settled and its spec hash equals the hash of the current inputs."""
+    if recorded is None or recorded.spec_hash is None or recorded.state not in SETTLED_STATES:
+        return False
+    if recorded.spec_hash == spec_hash(request_blob, None, profiler_version):
+        return True
+    return any(recorded.spec_hash == spec_hash(request_blob, base, profiler_version) for base in bases)
+
+
+def changed_keys(snapshot_old: Snapshot, snapshot_new: Snapshot) -> tuple[set[RequestKey], set[str], bool]:
+    """What changed between two snapshots: request keys touched under `requests/` or `generated/`,
+    namespaces whose `bases/` changed, and whether the repo config changed."""
+    keys: set[RequestKey] = set()
+    namespaces: set[str] = set()
+    config_changed = snapshot_old.blob_id(layout.REPO_CONFIG_FILE) != snapshot_new.blob_id(layout.REPO_CONFIG_FILE)
+    for top in (layout.REQUESTS_DIR, layout.GENERATED_DIR, layout.BASES_DIR):
+        if snapshot_old.tree_id_of(top) == snapshot_new.tree_id_of(top):
+            continue
+        old_ns = dict(snapshot_old.list_dir(top))
+        new_ns = dict(snapshot_new.list_dir(top))
+        for namespace in set(old_ns) | set(new_ns):
+            path = f"{top}/{namespace}"
+            if snapshot_old.tree_id_of(path) == snapshot_new.tree_id_of(path) and \
+                    snapshot_old.blob_id(path) == snapshot_new.blob_id(path):
+                continue
+            if top == layout.BASES_DIR:
+                namespaces.add(namespace)
+                continue
+            old_entries = {n: snapshot_old.tree[path][n].id for n, _ in snapshot_old.list_dir(path)}
+            new_entries = {n: snapshot_new.tree[path][n].id for n, _ in snapshot_new.list_dir(path)}
+            for entry in set(old_entries) | set(new_entries):
+                if old_entries.get(entry) == new_entries.get(entry):
+                    continue
+                name = entry[: -len(layout.REQUEST_SUFFIX)] if top == layout.REQUESTS_DIR else entry
+                if top == layout.REQUESTS_DIR and not entry.endswith(layout.REQUEST_SUFFIX):
+                    continue
+                keys.add((namespace, name))
+    return keys, namespaces, config_changed

@@ -1,0 +1,70 @@
+"""The default profiling backend: this project's offline profiler (AI Configurator), run within the pass."""
+
+from __future__ import annotations
+
+import re
+
+from gitops_sla.models import ResultSummary
+from gitops_sla.reconcile.profiling import InlineBackend, ProfileJob, ProfileOutput
+from gitops_sla.yamlsafe import YamlError, load_yaml
+from profiler.errors import ProfilingError
+from profiler.version import PROFILER_VERSION
+
+_KIND_LINE = re.compile(rb"^kind: ", re.M)
+
+
+def kubernetes_manifests(files: dict[str, bytes]) -> list[str]:
+    """The files that are Kubernetes objects (YAML with a top-level `kind`): what `kustomization.yaml` lists."""
+    return sorted(name for name, data in files.items() if name.endswith((".yaml", ".yml")) and _KIND_LINE.search(data))
+
+
+def offline_profile(job: ProfileJob) -> ProfileOutput:
+    """Profile `job` with `profiler.profile` and describe the result for the reconciler."""
+    from profiler.pipeline import profile  # imported on first use: AI Configurator's data takes a while to load
+    from profiler.result import ProfileRequest
+
+    base = None
+    if job.base_config is not None:
+        try:
+            base = load_yaml(job.base_config, job.base_config_path or "base config").data
+        except YamlError as exc:
+            raise ProfilingError(f"base config {exc}") from None
+    overrides = job.request.spec.deployment_overrides
+    result = profile(ProfileRequest(
+        config=job.config,
+        base_config=base,
+        request_name=job.name,
+        request_namespace=job.namespace,
+        dgd_name=overrides.name if overrides else None,
+        dgd_namespace=overrides.namespace if overrides else None,
+        labels=dict(overrides.labels) if overrides else {},
+        annotations=dict(overrides.annotations) if overrides else {},
+    ))
+    prefill, decode = result.prefill, result.decode
+    summary = ResultSummary(
+        sla_met=result.sla_met,
+        target_ttft_ms=prefill.target_ms,
+        target_itl_ms=decode.target_ms,
+        expected_ttft_ms=round(prefill.latency_ms, 3),
+        expected_itl_ms=round(decode.latency_ms, 3),
+        prefill_mapping=prefill.mapping,
+        decode_mapping=decode.mapping,
+        prefill_gpus=prefill.num_gpus,
+        decode_gpus=decode.num_gpus,
+        throughput_per_gpu=round(decode.thpt_per_gpu, 3),
+        warnings=list(result.warnings),
+    )
+    files = dict(result.files)
+    return ProfileOutput(
+        files=files,
+        resources=kubernetes_manifests(files),
+        report=files.get("report.md", b"").decode(),
+        summary=summary,
+        dgd_name=result.dgd_name,
+        dgd_namespace=result.dgd_namespace,
+        warnings=list(result.warnings),
+    )
+
+
+def offline_backend() -> InlineBackend:
+    return InlineBackend(offline_profile, PROFILER_VERSION)

@@ -1,0 +1,140 @@
+"""What the reconciler writes for one request: `status.yaml`, `kustomization.yaml`, commit messages, PR text.
+
+Pure functions of their arguments (no clock, no Git): the same inputs give byte-identical files, so a
+regenerated commit after a lost race is identical and a second pass finds nothing to change.
+"""
+
+from __future__ import annotations
+
+from gitops_sla import layout
+from gitops_sla.models import (
+    DeploymentStatus,
+    DGDRStatus,
+    RequestRef,
+    RequestStatusFile,
+    State,
+    ValidationIssue,
+)
+from gitops_sla.reconcile.inputs import STATUS_FILE, RequestKey
+from gitops_sla.reconcile.profiling import ProfileOutput
+from gitops_sla.yamlsafe import dump_yaml
+
+TRAILER_REQUEST = "Gitops-Sla-Request"
+TRAILER_SOURCE = "Gitops-Sla-Source-Commit"
+TRAILER_SPEC_HASH = "Gitops-Sla-Spec-Hash"
+KUSTOMIZATION_FILE = "kustomization.yaml"
+PR_BRANCH_PREFIX = "gitops-sla/"
+
+
+def pr_branch(key: RequestKey) -> str:
+    """`gitops-sla/<namespace>/<name>`: the one pull-request branch of a request."""
+    return f"{PR_BRANCH_PREFIX}{key[0]}/{key[1]}"
+
+
+def trailers(key: RequestKey, source_commit: str | None, spec_hash: str | None) -> dict[str, str]:
+    found = {TRAILER_REQUEST: f"{key[0]}/{key[1]}"}
+    if source_commit:
+        found[TRAILER_SOURCE] = source_commit
+    if spec_hash:
+        found[TRAILER_SPEC_HASH] = spec_hash
+    return found
+
+
+def _ref(key: RequestKey, model: str | None, backend: str | None) -> RequestRef:
+    return RequestRef(name=key[1], namespace=key[0], path=layout.request_path(*key), model=model, backend=backend)
+
+
+def failed_status(
+    key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, reason: str, message: str,
+    issues: list[ValidationIssue] = (), model: str | None = None, backend: str | None = None,
+    validated: bool = False,
+) -> RequestStatusFile:
+    """`Failed`: validation failed (`validated=False`) or profiling/generation failed after validation."""
+    status = DGDRStatus(state="Failed", backend=backend)
+    if validated:
+        status = status.with_condition("Validation", "True", "ValidationPassed", "The request is valid")
+        condition = "SpecGenerated" if reason == "GenerationFailed" else "Profiling"
+        status = status.with_condition(condition, "False", reason, message)
+    else:
+        status = status.with_condition("Validation", "False", reason, message)
+    return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,
+                             profiler_version=profiler_version, status=status, issues=list(issues))
+
+
+def profiling_status(
+    key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, message: str,
+    model: str, backend: str,
+) -> RequestStatusFile:
+    """`Profiling`: a long profiling run has started; a later pass records its result."""
+    status = (DGDRStatus(state="Profiling", backend=backend)
+              .with_condition("Validation", "True", "ValidationPassed", "The request is valid")
+              .with_condition("Profiling", "False", "ProfilingRunning", message))
+    return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,
+                             profiler_version=profiler_version, status=status)
+
+
+def generated_status(
+    key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, output: ProfileOutput,
+    model: str, backend: str, auto_apply: bool, branch: str,
+) -> RequestStatusFile:
+    """`Deploying` (committed to the target branch: Argo CD or Flux applies it) or `Ready` (generated and
+    proposed in a pull request; applying it is the reviewer's merge), as Dynamo's autoApply true/false."""
+    folder = layout.generated_dir(*key)
+    state: State = "Deploying" if auto_apply else "Ready"
+    status = (DGDRStatus(state=state, backend=backend, profiling_results=f"{folder}/",
+                         deployment=DeploymentStatus(name=output.dgd_name, namespace=output.dgd_namespace,
+                                                     created=False))
+              .with_condition("Validation", "True", "ValidationPassed", "The request is valid")
+              .with_condition("Profiling", "True", "ProfilingCompleted", "Profiling completed")
+              .with_condition("SpecGenerated", "True", "SpecGenerated",
+                              f"Generated {', '.join(output.resources)} in {folder}/"))
+    if auto_apply:
+        status = status.with_condition("DeploymentReady", "Unknown", "AwaitingGitOpsSync",
+                                       f"Committed to {branch}; Argo CD or Flux applies {folder}/")
+    return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,
+                             profiler_version=profiler_version, status=status, result=output.summary)
+
+
+def kustomization(resources: list[str]) -> bytes:
+    return dump_yaml({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                      "resources": sorted(resources)}).encode()
+
+
+def status_only_files(key: RequestKey, status: RequestStatusFile) -> dict[str, bytes | None]:
+    """Only `status.yaml` changes: an earlier generated DGD stays as it is (it keeps running)."""
+    return {layout.generated_file(key[0], key[1], STATUS_FILE): status.to_yaml().encode()}
+
+
+def generated_files(key: RequestKey, status: RequestStatusFile, output: ProfileOutput) -> dict[str, bytes | None]:
+    """The whole folder, replaced: the profiler's files, `kustomization.yaml` and `status.yaml`."""
+    folder = layout.generated_dir(*key)
+    files: dict[str, bytes | None] = {folder: None}
+    for name, data in sorted(output.files.items()):
+        files[f"{folder}/{name}"] = data
+    files[f"{folder}/{KUSTOMIZATION_FILE}"] = kustomization(output.resources)
+    files[f"{folder}/{STATUS_FILE}"] = status.to_yaml().encode()
+    return files
+
+
+def commit_subject(key: RequestKey, what: str) -> str:
+    return f"gitops-sla: {key[0]}/{key[1]}: {what}"
+
+
+def pr_title(key: RequestKey, model: str, backend: str) -> str:
+    return f"gitops-sla: deploy {key[0]}/{key[1]} ({model} on {backend})"
+
+
+def pr_body(key: RequestKey, report: str, plots: list[str], warnings: list[str], branch: str, spec_hash: str,
+            source_commit: str) -> str:
+    """The report, with the plots linked from the pull-request branch, and the provenance."""
+    folder = layout.generated_dir(*key)
+    lines = [report.rstrip(), ""]
+    if plots:
+        lines += ["### Plots", ""]
+        lines += [f"![{name}](../blob/{branch}/{folder}/{name}?raw=true)" for name in sorted(plots)]
+        lines.append("")
+    if warnings and "warning" not in report.lower():
+        lines += ["### Warnings", ""] + [f"- {w}" for w in warnings] + [""]
+    lines += ["---", f"Generated by gitops-sla from `{layout.request_path(*key)}` at `{source_commit}` "
+              f"(spec hash `{spec_hash}`). Merge to deploy; edit the request to regenerate this pull request."]
+    return "\n".join(lines) + "\n"
