@@ -1,0 +1,312 @@
+"""AI Configurator adapter: which system, backend version and model to estimate, and the estimates.
+
+Uses AI Configurator's in-process Python/Rust estimators (`backend.run_static_latency_only` and the
+backend memory model), the calls Dynamo's AIC profiler makes, never its CLI. One `Estimator` loads one
+performance database and caches the models it builds, so a profiling run loads the database once.
+
+Resolution rules:
+- system: `sweep.aic_system`, `aic.system` or `hardware.gpu_type`, lower-cased; `h200` means `h200_sxm`.
+- backend version: the requested one when AI Configurator bundles it (exact version or a slot alias
+  `current`/`previous`/`next`), else the closest bundled version, with a warning; none requested: `current`.
+- model: a Hugging Face id AI Configurator bundles a config for, or a legacy enum name (`QWEN3_32B`).
+  Anything else fails, listing what is supported: offline profiling never downloads from a model hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from profiler.errors import ProfilingError
+from profiler.search_space import DEEPSEEK_STYLE_MOE_ARCHITECTURES, EngineRole, ModelShape, ParallelMapping
+
+logger = logging.getLogger(__name__)
+
+VERSION_ALIASES = ("current", "previous", "next")
+PREFILL_OSL = 5  # Dynamo's prefill probe: a short answer, batch size 1
+STATIC_STRIDE = 32  # Dynamo's `run_static(..., stride=32)`
+_NON_SYSTEM_YAMLS = {"query_versions", "attention_lane_defaults", "perf_data_reuse_manifest"}
+# Model enum names from older AI Configurator releases (and Dynamo's docs) that the derived names miss.
+_LEGACY_MODEL_NAMES = {
+    "LLAMA3_1_8B": "meta-llama/Meta-Llama-3.1-8B",
+    "LLAMA3_1_70B": "meta-llama/Meta-Llama-3.1-70B",
+    "LLAMA3_1_405B": "meta-llama/Meta-Llama-3.1-405B",
+    "QWEN3_235B": "Qwen/Qwen3-235B-A22B",
+    "QWEN3_480B": "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+    "MOE_MIXTRAL8X7B": "mistralai/Mixtral-8x7B-v0.1",
+    "MOE_MIXTRAL8X22B": "mistralai/Mixtral-8x22B-v0.1",
+    "KIMI_K2": "moonshotai/Kimi-K2-Instruct",
+}
+
+
+def aiconfigurator_version() -> str:
+    """The installed `aiconfigurator-core` version."""
+    try:
+        return metadata.version("aiconfigurator-core")
+    except metadata.PackageNotFoundError:  # pragma: no cover - it is a hard dependency
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class AicTarget:
+    """What AI Configurator estimates: a model on one system, backend and database version."""
+
+    system: str
+    backend: str
+    version: str
+    model: str
+
+
+# --------------------------------------------------------------------------------------------------
+# Resolution
+# --------------------------------------------------------------------------------------------------
+
+
+def _sdk():
+    """AI Configurator's modules, imported on first use (they take about half a second)."""
+    from aiconfigurator_core.sdk import perf_database
+
+    return perf_database
+
+
+@cache
+def bundled_models() -> tuple[str, ...]:
+    """Hugging Face ids whose configs AI Configurator bundles (usable offline)."""
+    from aiconfigurator_core.sdk.common import DefaultHFModels
+
+    return tuple(sorted(DefaultHFModels))
+
+
+def _enum_name(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
+
+
+def resolve_model(name: str) -> str:
+    """The bundled Hugging Face id for `name` (an id, or a legacy enum name such as `QWEN3_32B`)."""
+    if not name:
+        raise ProfilingError("no model to profile: set spec.model (or sweep.aicHfId) to a Hugging Face model id")
+    models = bundled_models()
+    if name in models:
+        return name
+    by_lower = {model.lower(): model for model in models}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    legacy = {_enum_name(model.split("/", 1)[-1]): model for model in models}
+    legacy.update({key: value for key, value in _LEGACY_MODEL_NAMES.items() if value in models})
+    if _enum_name(name) in legacy:
+        return legacy[_enum_name(name)]
+    raise ProfilingError(
+        f"AI Configurator {aiconfigurator_version()} has no bundled config for model '{name}', and offline "
+        f"profiling never downloads one. Set sweep.aicHfId (or aic.model_name) to the closest supported model "
+        f"id; supported: {', '.join(models)}"
+    )
+
+
+def _known_systems() -> list[str]:
+    names: set[str] = set()
+    for root in _sdk().get_systems_paths():
+        names.update(path.stem for path in Path(root).glob("*.yaml") if path.stem not in _NON_SYSTEM_YAMLS)
+    return sorted(names)
+
+
+def systems_for_backend(backend: str) -> list[str]:
+    """Systems whose bundled database has queryable versions for `backend`."""
+    pdb = _sdk()
+    return [system for system in _known_systems() if pdb.get_version_slots(system, backend)]
+
+
+def resolve_system(requested: str | None, backend: str) -> tuple[str, list[str]]:
+    """The AI Configurator system name for `requested`, and any warning about how it was read."""
+    supported = systems_for_backend(backend)
+    if not requested:
+        raise ProfilingError(
+            "no AI Configurator system given: set sweep.aicSystem (or aic.system, or hardware.gpu_type) to one "
+            f"of the systems with {backend} data: {', '.join(supported)}"
+        )
+    system = requested.strip().lower()
+    if system in supported:
+        return system, []
+    if f"{system}_sxm" in supported:
+        return f"{system}_sxm", [f"AI Configurator system '{requested}' read as '{system}_sxm'"]
+    raise ProfilingError(
+        f"AI Configurator {aiconfigurator_version()} has no {backend} data for system '{requested}'. "
+        f"Set sweep.aicSystem to one of: {', '.join(supported)}"
+    )
+
+
+def _version_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+def resolve_version(system: str, backend: str, requested: str | None) -> tuple[str, list[str]]:
+    """The bundled database version to use, and a warning when it is not the requested one."""
+    slots = _sdk().get_version_slots(system, backend) or {}
+    bundled = sorted({version for version in slots.values() if version}, key=_version_key)
+    if not bundled:  # resolve_system only returns systems with slots
+        raise ProfilingError(f"AI Configurator has no {backend} database for {system}")
+    if requested is None:
+        return slots["current"], []
+    requested = str(requested).strip()
+    if requested in VERSION_ALIASES and slots.get(requested):
+        return slots[requested], []
+    if requested in bundled:
+        return requested, []
+    below = [version for version in bundled if _version_key(version) <= _version_key(requested)]
+    chosen = below[-1] if below else bundled[0]
+    return chosen, [
+        f"AI Configurator {aiconfigurator_version()} has no {backend} {requested} data for {system}; "
+        f"estimates use the closest bundled version {chosen} (bundled: {', '.join(bundled)})"
+    ]
+
+
+def resolve_target(*, system: str | None, backend: str, version: str | None, model: str) -> tuple[AicTarget, list[str]]:
+    """Resolve what to estimate; returns the target and the warnings to report."""
+    if backend not in ("vllm", "sglang", "trtllm"):
+        raise ProfilingError(f"AI Configurator backend '{backend}' is not one of vllm, sglang, trtllm")
+    resolved_system, warnings = resolve_system(system, backend)
+    resolved_version, version_warnings = resolve_version(resolved_system, backend, version)
+    return AicTarget(resolved_system, backend, resolved_version, resolve_model(model)), warnings + version_warnings
+
+
+# --------------------------------------------------------------------------------------------------
+# Estimates
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecodeEstimate:
+    itl_ms: float
+    thpt_per_gpu: float
+
+
+class Estimator:
+    """AI Configurator estimates for one target; builds each (mapping, role) model once."""
+
+    def __init__(self, target: AicTarget) -> None:
+        from aiconfigurator_core.sdk import utils
+        from aiconfigurator_core.sdk.backends.factory import get_backend
+
+        self.target = target
+        self._database = _sdk().get_database(target.system, target.backend, target.version)
+        if self._database is None:
+            raise ProfilingError(
+                f"AI Configurator could not load its {target.backend} {target.version} database for {target.system}"
+            )
+        self._backend = get_backend(target.backend)
+        self._model_info = utils.get_model_config_from_model_path(target.model)
+        self._models: dict[tuple[ParallelMapping, EngineRole], Any] = {}
+
+    @property
+    def gpu_memory_gib(self) -> float:
+        return float(self._database.system_spec["gpu"]["mem_capacity"]) / 1024**3
+
+    @property
+    def gpus_per_node(self) -> int:
+        return int(self._database.system_spec.get("node", {}).get("num_gpus_per_node") or 8)
+
+    def model_shape(self, is_moe_override: bool | None) -> ModelShape:
+        info = self._model_info
+        architecture = str(info.get("architecture", ""))
+        is_moe = architecture in DEEPSEEK_STYLE_MOE_ARCHITECTURES if is_moe_override is None else is_moe_override
+        return ModelShape(
+            architecture=architecture,
+            num_attention_heads=int(info.get("n") or 0),
+            num_kv_heads=int(info.get("n_kv") or 0),
+            intermediate_size=int(info.get("inter_size") or 0),
+            num_experts=int(info.get("num_experts") or 0),
+            max_context_length=int(info.get("context") or 0),
+            is_moe=is_moe,
+        )
+
+    @property
+    def has_experts(self) -> bool:
+        return bool(self._model_info.get("num_experts"))
+
+    def weights_gib(self) -> float:
+        """Memory the weights take on one GPU with no parallelism."""
+        model = self._build(ParallelMapping("TP", 1), "decode")
+        return float(self._backend._get_memory_usage(model, self._database, 1, 1, 1, 1)["weights"])
+
+    def _build(self, mapping: ParallelMapping, role: EngineRole) -> Any:
+        key = (mapping, role)
+        if key not in self._models:
+            from aiconfigurator.sdk.moe_comm_resolver import resolve_model_config_moe_comm
+            from aiconfigurator_core.sdk import models
+            from aiconfigurator_core.sdk.config_builders import build_model_config
+            from aiconfigurator_core.sdk.models.helpers import resolve_context_fmha_by_data, resolve_nvfp4_for_system
+
+            target = self.target
+            model_config = build_model_config(**mapping.aic_parallelism(self.has_experts))
+            resolve_model_config_moe_comm(
+                model_config,
+                model_path=target.model,
+                backend_name=target.backend,
+                database=self._database,
+                required_phases=("context",) if role == "prefill" else ("context", "generation"),
+            )
+            resolve_context_fmha_by_data(
+                model_config, target.model, self._database, target.backend, is_context_role=role == "prefill"
+            )
+            resolve_nvfp4_for_system(model_config, target.system, target.model, backend_name=target.backend)
+            self._models[key] = models.get_model(target.model, model_config, target.backend)
+        return self._models[key]
+
+    def _latency(self, mapping: ParallelMapping, role: EngineRole, batch_size: int, isl: int, osl: int) -> float:
+        from aiconfigurator_core.sdk.config import RuntimeConfig
+
+        runtime = RuntimeConfig(batch_size=batch_size, beam_width=1, isl=isl, osl=osl)
+        mode = "static_ctx" if role == "prefill" else "static_gen"
+        return float(
+            self._backend.run_static_latency_only(
+                self._build(mapping, role), self._database, runtime, mode, stride=STATIC_STRIDE
+            )
+        )
+
+    def prefill_ttft(self, mapping: ParallelMapping, isl: int) -> float:
+        """TTFT (ms) of one request of `isl` tokens per attention rank (Dynamo's `context_latency`)."""
+        return self._latency(mapping, "prefill", 1, isl, PREFILL_OSL)
+
+    def decode(self, mapping: ParallelMapping, isl: int, osl: int, concurrency: int) -> DecodeEstimate:
+        """ITL (ms) and output tokens/s/GPU of the engine at `concurrency` requests (AIC's `tpot` and
+        `tokens/s/gpu` of a `static_gen` run; the batch per attention rank is `concurrency / attention_dp`)."""
+        batch = max(1, concurrency // mapping.attention_dp_size)
+        generation_ms = self._latency(mapping, "decode", batch, isl, osl)
+        steps = max(osl - 1, 1)
+        itl = generation_ms / steps
+        tp, dp = mapping.tp_size, mapping.attention_dp_size
+        sequences_per_s = batch * dp / generation_ms * 1000 if generation_ms > 0 else 0.0
+        return DecodeEstimate(itl_ms=itl, thpt_per_gpu=sequences_per_s * steps / (tp * dp))
+
+    def memory_gib(self, mapping: ParallelMapping, role: EngineRole, batch_per_rank: int, isl: int, osl: int) -> float:
+        """Per-GPU memory (weights, activations, KV cache) at this batch per attention rank."""
+        model = self._build(mapping, role)
+        return float(self._backend._get_memory_usage(model, self._database, batch_per_rank, 1, isl, osl)["total"])
+
+    def fits(self, mapping: ParallelMapping, role: EngineRole, batch_per_rank: int, isl: int, osl: int) -> bool:
+        return self.memory_gib(mapping, role, batch_per_rank, isl, osl) < self.gpu_memory_gib
+
+    def max_batch_per_rank(self, mapping: ParallelMapping, isl: int, osl: int) -> int:
+        """Dynamo's `get_max_batch_size`: the largest batch per attention rank whose memory fits (0: none)."""
+        if not self.fits(mapping, "decode", 1, isl, osl):
+            return 0
+        batch = 1
+        while self.fits(mapping, "decode", batch, isl, osl) and batch < 1 << 20:
+            batch *= 2
+        low, high = batch // 2, batch
+        while low < high:
+            middle = (low + high) // 2
+            if self.fits(mapping, "decode", middle, isl, osl):
+                low = middle + 1
+            else:
+                high = middle
+        return low - 1

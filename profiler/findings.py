@@ -1,0 +1,75 @@
+"""What one profiling run found: the input to the report, the plots and `profile.json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from profiler.aic import AicTarget
+from profiler.config import ProfileConfig
+from profiler.interpolation import DecodeSurface, PrefillCurve
+from profiler.result import EngineChoice
+from profiler.sweep import SweepResult
+
+
+@dataclass(frozen=True)
+class Findings:
+    config: ProfileConfig
+    target: AicTarget
+    gpu_counts: list[int]
+    gpus_per_node: int
+    max_context_length: int
+    sweep: SweepResult
+    prefill: EngineChoice
+    decode: EngineChoice
+    prefill_curve: PrefillCurve
+    decode_surface: DecodeSurface
+    warnings: list[str]
+    notes: list[str]
+    dgd_name: str
+    dgd_namespace: str
+    configmap_name: str
+    stock_planner: bool
+    profiler_version: str
+
+    @property
+    def sla_met(self) -> bool:
+        return self.prefill.meets_sla and self.decode.meets_sla
+
+
+def profile_json(findings: Findings) -> bytes:
+    """All sweep points and both choices, for tools and careful reviewers."""
+    sla = findings.config.sla
+    document = {
+        "profiler_version": findings.profiler_version,
+        "aiconfigurator": {
+            "system": findings.target.system,
+            "backend": findings.target.backend,
+            "version": findings.target.version,
+            "model": findings.target.model,
+        },
+        "sla": {"isl": sla.isl, "osl": sla.osl, "ttft_ms": sla.ttft, "itl_ms": sla.itl},
+        "sla_met": findings.sla_met,
+        "gpu_counts": findings.gpu_counts,
+        "prefill": findings.prefill.model_dump(),
+        "decode": findings.decode.model_dump(),
+        "prefill_sweep": [
+            {"mapping": p.mapping.label, "num_gpus": p.mapping.num_gpus, "ttft_ms": p.ttft_ms, "thpt_per_gpu": p.thpt_per_gpu}
+            for p in findings.sweep.prefill
+        ],
+        "decode_sweep": [
+            {
+                "mapping": p.mapping.label,
+                "num_gpus": p.mapping.num_gpus,
+                "concurrency": p.concurrency,
+                "itl_ms": p.itl_ms,
+                "thpt_per_gpu": p.thpt_per_gpu,
+                "max_kv_tokens": p.max_kv_tokens,
+            }
+            for p in findings.sweep.decode
+        ],
+        "skipped": findings.sweep.skipped,
+        "warnings": findings.warnings,
+        "notes": findings.notes,
+    }
+    return (json.dumps(document, indent=2) + "\n").encode()

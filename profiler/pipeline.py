@@ -1,0 +1,192 @@
+"""`profile(request)`: sweep, select, interpolate, render. Pure: no Git, no cluster, no network."""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from profiler import interpolation
+from profiler.aic import AicTarget, Estimator, resolve_target
+from profiler.config import ProfileConfig
+from profiler.errors import ProfilingError
+from profiler.findings import Findings, profile_json
+from profiler.render import to_yaml
+from profiler.render.configmap import configmap_name, profile_configmap
+from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity, render_dgd
+from profiler.render.schema import validate_dgd
+from profiler.result import EngineChoice, ProfileRequest, ProfileResult
+from profiler.search_space import ModelShape, auto_gpu_range, gpu_counts
+from profiler.select import pick
+from profiler.sweep import SweepResult, sweep
+from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
+
+BASE_CONFIGS = Path(__file__).resolve().parent / "vendor/dynamo/base-configs"
+
+
+@cache
+def _vendored_base(backend: str) -> dict[str, Any]:
+    return yaml.safe_load((BASE_CONFIGS / backend / "disagg.yaml").read_text())
+
+
+@lru_cache(maxsize=4)
+def _estimator(target: AicTarget) -> Estimator:
+    """One estimator per target per process: the database and built models are reused across requests."""
+    return Estimator(target)
+
+
+def _ignored_settings(config: ProfileConfig) -> list[str]:
+    warnings = []
+    if not config.sweep.use_ai_configurator:
+        warnings.append(
+            "sweep.useAiConfigurator is false, but this profiler only estimates with AI Configurator "
+            "(no deployments are made); set it to true to say so"
+        )
+    if config.sweep.dry_run:
+        warnings.append("sweep.dryRun is ignored: AI Configurator estimates take seconds, so the full sweep runs")
+    if config.sweep.pick_with_webui:
+        warnings.append("sweep.pickWithWebui is ignored: the choice follows Dynamo's rule and is reviewed in Git")
+    if config.deployment.model_cache.pvc_name:
+        warnings.append("deployment.modelCache is not applied to the rendered workers; mount the PVC in the base config")
+    if config.aic_backend != config.engine.backend:
+        warnings.append(
+            f"estimates use AI Configurator's {config.aic_backend} data for a {config.engine.backend} deployment"
+        )
+    return warnings
+
+
+def _gpu_range(config: ProfileConfig, estimator: Estimator, shape: ModelShape, gpus_per_node: int) -> list[int]:
+    hardware = config.hardware
+    low, high = hardware.min_num_gpus_per_engine, hardware.max_num_gpus_per_engine
+    if not low or not high:
+        auto_low, auto_high = auto_gpu_range(estimator.weights_gib(), estimator.gpu_memory_gib, gpus_per_node, shape.is_moe)
+        low, high = low or auto_low, high or max(auto_high, low)
+    counts = gpu_counts(low, high)
+    if not counts:
+        raise ProfilingError(
+            f"no power-of-two GPU count lies in [{low}, {high}]; widen hardware.minNumGpusPerEngine/maxNumGpusPerEngine"
+        )
+    return counts
+
+
+def _max_context(config: ProfileConfig, shape: ModelShape) -> int:
+    user, model = config.engine.max_context_length, shape.max_context_length
+    if not user and not model:
+        raise ProfilingError("the model's maximum context length is unknown; set engine.maxContextLength")
+    return min(user, model) if user and model else (user or model)
+
+
+def _choose(config: ProfileConfig, result: SweepResult) -> tuple[EngineChoice, EngineChoice, int]:
+    sla = config.sla
+    skipped = "; ".join(result.skipped) or "no candidate"
+    if not result.prefill:
+        raise ProfilingError(f"No prefill results produced ({skipped}); widen the GPU range or pick a larger system")
+    if not result.decode:
+        raise ProfilingError(f"No decode results produced ({skipped}); widen the GPU range or pick a larger system")
+    prefill_pick = pick([p.ttft_ms for p in result.prefill], [p.thpt_per_gpu for p in result.prefill], sla.ttft)
+    decode_pick = pick([p.itl_ms for p in result.decode], [p.thpt_per_gpu for p in result.decode], sla.itl)
+    p, d = result.prefill[prefill_pick.index], result.decode[decode_pick.index]
+    prefill = EngineChoice(
+        role="prefill", mapping=p.mapping.label, num_gpus=p.mapping.num_gpus, latency_ms=p.ttft_ms,
+        target_ms=sla.ttft, thpt_per_gpu=p.thpt_per_gpu, meets_sla=prefill_pick.meets_sla,
+    )
+    decode = EngineChoice(
+        role="decode", mapping=d.mapping.label, num_gpus=d.mapping.num_gpus, latency_ms=d.itl_ms,
+        target_ms=sla.itl, thpt_per_gpu=d.thpt_per_gpu, meets_sla=decode_pick.meets_sla, concurrency=d.concurrency,
+    )
+    return prefill, decode, decode_pick.index
+
+
+def _unattainable(choice: EngineChoice) -> str:
+    return (
+        f"SLA not attainable: no {choice.role} configuration meets {choice.metric} {choice.target_ms:g} ms; "
+        f"the closest is {choice.summary()} — relax the SLA, allow more GPUs per engine, or use a faster system"
+    )
+
+
+def profile(request: ProfileRequest) -> ProfileResult:
+    """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots."""
+    config = request.config
+    warnings = _ignored_settings(config)
+    target, target_warnings = resolve_target(
+        system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model
+    )
+    warnings += target_warnings
+    estimator = _estimator(target)
+    shape = estimator.model_shape(config.engine.is_moe_model)
+    gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node
+    counts = _gpu_range(config, estimator, shape, gpus_per_node)
+    max_context = _max_context(config, shape)
+
+    sla, granularity = config.sla, config.sweep
+    result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)
+    prefill, decode, decode_index = _choose(config, result)
+    warnings += [_unattainable(choice) for choice in (prefill, decode) if not choice.meets_sla]
+
+    prefill_mapping = next(p.mapping for p in result.prefill if p.mapping.label == prefill.mapping)
+    decode_point = result.decode[decode_index]
+    curve, prefill_notes = interpolation.prefill_curve(
+        estimator, prefill_mapping, max_context, granularity.prefill_interpolation_granularity
+    )
+    surface, decode_notes = interpolation.decode_surface(
+        estimator, decode_point.mapping, decode_point.max_kv_tokens, max_context, granularity.decode_interpolation_granularity
+    )
+    prefill_json, decode_json = interpolation.to_json(curve), interpolation.to_json(surface)
+
+    namespace = request.dgd_namespace or request.request_namespace
+    identity = DeploymentIdentity(
+        name=request.dgd_name or request.request_name,
+        namespace=namespace,
+        request_name=request.request_name,
+        request_namespace=request.request_namespace,
+        labels=dict(request.labels),
+        annotations=dict(request.annotations),
+    )
+    cm_name = configmap_name(request.request_namespace, request.request_name, prefill_json, decode_json)
+    dgd, stock_planner = render_dgd(
+        request.base_config if request.base_config is not None else _vendored_base(config.engine.backend),
+        user_base=request.base_config is not None,
+        config=config,
+        prefill=prefill_mapping,
+        decode=decode_point.mapping,
+        gpus_per_node=gpus_per_node,
+        identity=identity,
+        configmap_name=cm_name,
+        planner_image=DEFAULT_PLANNER_IMAGE,
+    )
+    validate_dgd(dgd)
+    labels = {
+        LABEL_DGDR_NAME: request.request_name,
+        LABEL_DGDR_NAMESPACE: request.request_namespace,
+        LABEL_MANAGED_BY: MANAGED_BY,
+    }
+    configmap = profile_configmap(cm_name, namespace, labels, prefill_json, decode_json)
+
+    findings = Findings(
+        config=config, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context_length=max_context,
+        sweep=result, prefill=prefill, decode=decode, prefill_curve=curve, decode_surface=surface,
+        warnings=warnings, notes=result.skipped + prefill_notes + decode_notes, dgd_name=identity.name,
+        dgd_namespace=namespace, configmap_name=cm_name, stock_planner=stock_planner, profiler_version=PROFILER_VERSION,
+    )
+    from profiler.plots import render_plots
+    from profiler.report import render_report
+
+    files = {
+        "dgd.yaml": to_yaml(dgd),
+        "planner-profile-data.yaml": to_yaml(configmap),
+        interpolation.PREFILL_FILE: prefill_json.encode(),
+        interpolation.DECODE_FILE: decode_json.encode(),
+        interpolation.PREFILL_NPZ: interpolation.to_npz(curve),
+        interpolation.DECODE_NPZ: interpolation.to_npz(surface),
+        "profile.json": profile_json(findings),
+        "report.md": render_report(findings),
+        **render_plots(findings),
+    }
+    return ProfileResult(
+        files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,
+        warnings=warnings, profiler_version=PROFILER_VERSION, dgd_name=identity.name, dgd_namespace=namespace,
+        configmap_name=cm_name,
+    )
+

@@ -1,0 +1,117 @@
+"""Turn a file the CLI is given into a `ProfileRequest`: a DGDR, or a bare profile config.
+
+A DGDR (`kind: DynamoGraphDeploymentRequest`) gives `spec.model`, `spec.backend`,
+`spec.profilingConfig.config` and `spec.deploymentOverrides`, injected as Dynamo's operator does
+(`ProfileConfig.with_request_fields`). A bare profile config must set `deployment.model` and
+`engine.backend` itself; its `engine.config`, if set, names the base DGD file (relative to the config file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from profiler.config import ProfileConfig
+from profiler.errors import ProfilingError
+from profiler.result import ProfileRequest
+
+DGDR_KIND = "DynamoGraphDeploymentRequest"
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ProfilingError(f"{path}: cannot read it ({error.strerror})") from error
+    except yaml.YAMLError as error:
+        raise ProfilingError(f"{path}: not valid YAML ({error})") from error
+
+
+def _validation_message(path: Path, prefix: str, error: ValidationError) -> str:
+    problems = [
+        f"{path}: {'.'.join([prefix, *map(str, item['loc'])]).strip('.')}: {item['msg']}" for item in error.errors()
+    ]
+    return "\n".join(problems)
+
+
+def _config(path: Path, prefix: str, document: Any) -> ProfileConfig:
+    try:
+        return ProfileConfig.model_validate(document or {})
+    except ValidationError as error:
+        raise ProfilingError(_validation_message(path, prefix, error)) from error
+
+
+def _mapping(value: Any, path: Path, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProfilingError(f"{path}: {where} must be a mapping")
+    return value
+
+
+def request_from_file(
+    path: Path, *, base_config: dict[str, Any] | None, name: str | None, namespace: str | None
+) -> ProfileRequest:
+    """The request a file describes; `name`/`namespace` override the request's identity."""
+    document = load_yaml(path)
+    if not isinstance(document, dict):
+        raise ProfilingError(f"{path}: expected a mapping (a DGDR or a profile config) at the top level")
+    if document.get("kind") == DGDR_KIND:
+        return _from_dgdr(path, document, base_config, name, namespace)
+    config = _config(path, "", document)
+    if not config.deployment.model:
+        raise ProfilingError(f"{path}: deployment.model: set the model to profile (a Hugging Face id)")
+    if base_config is None and config.engine.config:
+        base_file = (path.parent / config.engine.config).resolve()
+        base_config = _mapping(load_yaml(base_file), base_file, "the base config")
+    return ProfileRequest(
+        config=config,
+        base_config=base_config,
+        request_name=name or path.stem,
+        request_namespace=namespace or config.deployment.namespace or "default",
+    )
+
+
+def _from_dgdr(
+    path: Path, document: dict[str, Any], base_config: dict[str, Any] | None, name: str | None, namespace: str | None
+) -> ProfileRequest:
+    metadata = _mapping(document.get("metadata"), path, "metadata")
+    spec = _mapping(document.get("spec"), path, "spec")
+    profiling = _mapping(spec.get("profilingConfig"), path, "spec.profilingConfig")
+    overrides = _mapping(spec.get("deploymentOverrides"), path, "spec.deploymentOverrides")
+    for field in ("model", "backend"):
+        if not spec.get(field):
+            raise ProfilingError(f"{path}: spec.{field}: required")
+    if profiling.get("configMapRef") and base_config is None:
+        raise ProfilingError(
+            f"{path}: spec.profilingConfig.configMapRef names the base config "
+            f"({profiling['configMapRef'].get('name')!r}); pass that file with --base-config FILE"
+        )
+    request_namespace = namespace or metadata.get("namespace") or "default"
+    config = _config(path, "spec.profilingConfig.config", profiling.get("config"))
+    try:
+        config = config.with_request_fields(
+            model=str(spec["model"]),
+            backend=spec["backend"],
+            namespace=request_namespace,
+            workers_image=overrides.get("workersImage"),
+        )
+        config = ProfileConfig.model_validate(config.model_dump())  # with_request_fields does not validate
+    except ValidationError as error:
+        raise ProfilingError(_validation_message(path, "spec", error)) from error
+    return ProfileRequest(
+        config=config,
+        base_config=base_config,
+        request_name=name or metadata.get("name") or path.stem,
+        request_namespace=request_namespace,
+        dgd_name=overrides.get("name"),
+        dgd_namespace=overrides.get("namespace"),
+        labels={str(k): str(v) for k, v in _mapping(overrides.get("labels"), path, "deploymentOverrides.labels").items()},
+        annotations={
+            str(k): str(v)
+            for k, v in _mapping(overrides.get("annotations"), path, "deploymentOverrides.annotations").items()
+        },
+    )

@@ -1,0 +1,66 @@
+"""The profiler's request and result types (the public API's data)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from profiler.config import ProfileConfig
+
+
+class ProfileRequest(BaseModel):
+    """One profiling job: the profile config (DGDR fields already injected) and where the DGD goes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: ProfileConfig
+    base_config: dict[str, Any] | None = None  # parsed base DGD; None: Dynamo's disagg.yaml for the backend
+    request_name: str
+    request_namespace: str
+    dgd_name: str | None = None  # deploymentOverrides.name; None: the request name
+    dgd_namespace: str | None = None  # deploymentOverrides.namespace; None: the request namespace
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class EngineChoice(BaseModel):
+    """The chosen parallel mapping of one engine and its estimated performance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["prefill", "decode"]
+    mapping: str  # Dynamo's label, e.g. "TP=4"
+    num_gpus: int
+    latency_ms: float  # prefill: TTFT at the SLA's ISL; decode: ITL at the chosen concurrency
+    target_ms: float  # the SLA's TTFT (prefill) or ITL (decode)
+    thpt_per_gpu: float  # prefill: input tokens/s/GPU; decode: output tokens/s/GPU
+    meets_sla: bool
+    concurrency: int | None = None  # decode only: the concurrency of the chosen point
+
+    @property
+    def metric(self) -> str:
+        return "TTFT" if self.role == "prefill" else "ITL"
+
+    def summary(self) -> str:
+        """Dynamo's log line, e.g. `TP=4 on 4 GPU(s) (TTFT 48.37 ms, throughput 15505.23 tokens/s/GPU)`."""
+        return (
+            f"{self.mapping} on {self.num_gpus} GPU(s) ({self.metric} {self.latency_ms:.2f} ms, "
+            f"throughput {self.thpt_per_gpu:.2f} tokens/s/GPU)"
+        )
+
+
+class ProfileResult(BaseModel):
+    """Everything the profiler produces: files by relative path, and the choices in brief."""
+
+    model_config = ConfigDict(frozen=True)
+
+    files: dict[str, bytes]
+    sla_met: bool
+    prefill: EngineChoice
+    decode: EngineChoice
+    warnings: list[str]
+    profiler_version: str
+    dgd_name: str
+    dgd_namespace: str
+    configmap_name: str

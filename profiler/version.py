@@ -1,0 +1,20 @@
+"""The profiler's version string and the default image of this project's planner."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from profiler.aic import aiconfigurator_version
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("gitops-sla")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
+PACKAGE_VERSION = _package_version()
+# Results depend on this code and on AI Configurator's data, so both are in the version.
+PROFILER_VERSION = f"{PACKAGE_VERSION}+aic{aiconfigurator_version()}"
+DEFAULT_PLANNER_IMAGE = f"gitops-sla:{PACKAGE_VERSION}"
