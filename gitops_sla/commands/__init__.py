@@ -2,4 +2,4 @@
 adds its parser and sets `handler` (a function of the parsed args returning the exit status). To add a
 command, add a module and append its name here."""
 
-COMMANDS: list[str] = ["validate", "init", "schemas", "demo"]
+COMMANDS: list[str] = ["validate", "init", "schemas", "demo", "reconcile", "status"]

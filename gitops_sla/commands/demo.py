@@ -1,57 +1,118 @@
-"""`gitops-sla demo` (interim): create a throwaway GitOps repository from the template and validate the
-quick-start's AI Configurator request in it. No cluster, no GPU, no network."""
+"""`gitops-sla demo`: the whole loop on your machine — no cluster, no GPU, no network.
+
+1. creates a throwaway GitOps repository from the template (a bare `origin.git` stands in for GitHub),
+2. commits the quick-start's AI Configurator DGDR to `requests/default/sla-aic.yaml`,
+3. runs one reconcile pass (validation, offline profiling with AI Configurator, commit of `generated/`),
+4. prints the generated DGD's summary, the status table and the commit log.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pygit2
 
 from gitops_sla import layout
-from gitops_sla.commands.validate import validate_paths
-from gitops_sla.template import init_repository
+from gitops_sla.commands.status import collect_rows, format_table
+from gitops_sla.git import Mirror
+from gitops_sla.reconcile.engine import Reconciler
+from gitops_sla.reconcile.offline import offline_backend
+from gitops_sla.template import TEMPLATE_DIR, init_repository
+from gitops_sla.yamlsafe import load_yaml
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart-aic.yaml"
+KEY = ("default", "sla-aic")
+
+
+def _seed_origin(workdir: Path) -> Path:
+    """Template repo (without its sample request) -> bare `origin.git`; then a person commits the DGDR."""
+    template = workdir / "template"
+    shutil.copytree(TEMPLATE_DIR, template)
+    (template / layout.request_path(*KEY)).unlink(missing_ok=True)
+    clone = workdir / "checkout"
+    init_repository(clone, template=template)
+    repo = pygit2.Repository(str(clone))
+    request = clone / layout.request_path(*KEY)
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.write_bytes(EXAMPLE.read_bytes())
+    repo.index.add(layout.request_path(*KEY))
+    repo.index.write()
+    person = pygit2.Signature("A. Person", "person@example.com")
+    repo.create_commit("HEAD", person, person, "Request an SLA-driven deployment of Qwen3-32B (quick-start AIC DGDR)\n",
+                       repo.index.write_tree(), [repo.head.target])
+    origin = workdir / "origin.git"
+    pygit2.clone_repository(str(clone), str(origin), bare=True)
+    return origin
+
+
+def _dgd_summary(data: bytes) -> list[str]:
+    dgd = load_yaml(data, "dgd.yaml").data
+    meta = dgd.get("metadata", {})
+    lines = [f"DynamoGraphDeployment {meta.get('namespace', '-')}/{meta.get('name', '-')}"]
+    for name, service in (dgd.get("spec", {}).get("services") or {}).items():
+        gpus = ((service.get("resources") or {}).get("limits") or {}).get("gpu", "-")
+        lines.append(f"  {name:<22} {service.get('componentType', '-'):<10} replicas={service.get('replicas', '-')}"
+                     f"  gpus/worker={gpus}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="gitops-sla-demo-") as tmp:
-        root = Path(tmp) / "repo"
-        commit = init_repository(root)
-        print(f"1. Created a GitOps repository from the template in {root} (commit {str(commit)[:12]}).")
-        request = root / layout.request_path("default", "sla-aic")
-        same = request.read_text(encoding="utf-8").splitlines()[1:] == EXAMPLE.read_text(encoding="utf-8").splitlines()
-        print(f"2. The quick-start's AI Configurator DGDR is at {request.relative_to(root)}"
-              f"{' (identical to ' + EXAMPLE.name + ')' if same else ''}.")
-        repo = pygit2.Repository(str(root))
-        files = sorted(entry for entry in _tree_paths(repo.head.peel(pygit2.Tree)))
-        print(f"3. The initial commit holds {len(files)} files: " + ", ".join(files[:6]) + ", ...")
-        reports = validate_paths([root])
-        print(f"4. gitops-sla validate {root}: {len(reports)} file(s) checked")
-        for report in reports:
-            state = "valid" if report.ok else "INVALID"
-            print(f"   {Path(report.file).relative_to(root)}: {state}")
-            for issue in report.issues:
-                print(f"     {issue}")
-        ok = all(report.ok for report in reports)
-        print("Done: the request is valid; profiling and reconciling arrive with the reconciler." if ok
-              else "Done: validation found errors (see above).")
-        return 0 if ok else 1
+    logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)  # its data-loading notes are not for users
+    keep = Path(args.keep).resolve() if args.keep else None
+    workdir = keep or Path(tempfile.mkdtemp(prefix="gitops-sla-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        origin = _seed_origin(workdir)
+        print(f"1. GitOps repository from the template: {origin} (bare; stands in for GitHub)")
+        print(f"2. Committed the quick-start's AI Configurator DGDR as {layout.request_path(*KEY)}")
+        mirror = Mirror(str(origin), workdir / "cache")
+        reconciler = Reconciler(mirror, offline_backend())
+        started = time.perf_counter()
+        report = reconciler.run_pass(full=True)
+        if report.error:
+            print(f"error: {report.error}", file=sys.stderr)
+            return 1
+        print(f"3. One reconcile pass ({time.perf_counter() - started:.1f} s):")
+        for outcome in report.worked:
+            print(f"   {outcome.namespace}/{outcome.name}: {outcome.action}, state {outcome.state}"
+                  f"{', commit ' + outcome.commit[:12] if outcome.commit else ''}{' — ' + outcome.message if outcome.message else ''}")
+        snapshot = mirror.snapshot(mirror.head("main"))
+        folder = layout.generated_dir(*KEY)
+        print(f"4. Generated {folder}/: " + ", ".join(name for name, _ in snapshot.list_dir(folder)))
+        dgd = snapshot.read(f"{folder}/dgd.yaml")
+        if dgd is not None:
+            for line in _dgd_summary(dgd):
+                print(f"   {line}")
+        from profiler.version import PROFILER_VERSION
 
-
-def _tree_paths(tree: pygit2.Tree, prefix: str = "") -> list[str]:
-    paths: list[str] = []
-    for entry in tree:
-        if entry.type_str == "tree":
-            paths.extend(_tree_paths(entry, f"{prefix}{entry.name}/"))  # type: ignore[arg-type]
-        else:
-            paths.append(f"{prefix}{entry.name}")
-    return paths
+        print("5. gitops-sla status:")
+        for line in format_table(collect_rows(mirror, "main", PROFILER_VERSION)).splitlines():
+            print(f"   {line}")
+        print("6. Commit log of main:")
+        walker = mirror.repo.walk(mirror.head("main"), pygit2.enums.SortMode.TOPOLOGICAL)
+        for commit in walker:
+            print(f"   {str(commit.id)[:12]} {commit.author.name}: {commit.message.splitlines()[0]}")
+            for key, value in commit.message_trailers.items():
+                print(f"   {'':12}   {key}: {value}")
+        second = reconciler.run_pass()
+        print(f"7. A second pass: {'idle, nothing to do' if second.idle or not second.commits else 'UNEXPECTED commits'}"
+              f" ({second.duration_s * 1000:.0f} ms)")
+        if keep:
+            print(f"Kept in {workdir}: git -C {origin} log --stat")
+        return 0 if not any(o.action in ("failed", "error") for o in report.outcomes) else 1
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="throwaway repository + validation of the quick-start DGDR",
-                                   description=__doc__)
+    parser = subparsers.add_parser("demo", help="throwaway GitOps repo, the quick-start DGDR, one reconcile pass",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", metavar="DIR", help="create the demo in DIR and keep it")
     parser.set_defaults(handler=run)

@@ -1,0 +1,144 @@
+"""`gitops-sla reconcile --repo URL_OR_PATH [--branch main] --once|--watch`: Git in, Git out.
+
+--once runs one pass and exits (0: no errors). --watch runs a pass every --interval seconds and at once on
+a push webhook, serving /healthz, /metrics and webhooks on --listen.
+
+Credentials (never logged): Git over HTTP(S) from --git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE]
+(user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull requests from --forge-token-file or
+GITOPS_SLA_FORGE_TOKEN[_FILE], else the `forge` section of gitops-sla.yaml (tokenEnv/tokenFile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from gitops_sla import layout
+from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
+from gitops_sla.git import GitCredentials, GitSyncError, Mirror
+from gitops_sla.models import RepoConfig
+from gitops_sla.reconcile.engine import PassReport, Reconciler
+from gitops_sla.validation import validate_repo_config
+
+ENV_WEBHOOK_SECRET = "GITOPS_SLA_WEBHOOK_SECRET"
+
+
+def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
+    """--repo, --branch, --cache-dir and Git credentials (shared with `status`)."""
+    parser.add_argument("--repo", required=True, metavar="URL_OR_PATH", help="Git URL or local path of the repository")
+    parser.add_argument("--branch", default="main", help="target branch (default: main)")
+    parser.add_argument("--cache-dir", type=Path, help="where the bare mirror lives (default: ~/.cache/gitops-sla)")
+    parser.add_argument("--git-username", help="user for HTTP(S) Git (default: $GITOPS_SLA_GIT_USERNAME)")
+    parser.add_argument("--git-token-file", help="file holding the Git token/password (default: $GITOPS_SLA_GIT_TOKEN)")
+
+
+def open_mirror(args: argparse.Namespace) -> Mirror:
+    credentials = GitCredentials.resolve(username=args.git_username, token_file=args.git_token_file)
+    return Mirror(args.repo, args.cache_dir, credentials)
+
+
+def _repo_config(mirror: Mirror, branch: str) -> RepoConfig:
+    data = mirror.snapshot(mirror.head(branch)).read(layout.REPO_CONFIG_FILE)
+    checked = validate_repo_config(data, file=layout.REPO_CONFIG_FILE) if data is not None else None
+    return checked.config if checked is not None and checked.config is not None else RepoConfig()
+
+
+def resolve_forge(args: argparse.Namespace, mirror: Mirror) -> GitHubForge | None:
+    """Flags and GITOPS_SLA_FORGE_* first, then gitops-sla.yaml's `forge` section."""
+    section = _repo_config(mirror, args.branch).forge if mirror.head(args.branch) else None
+    token = None
+    token_file = args.forge_token_file
+    if section is not None and not token_file and not os.environ.get("GITOPS_SLA_FORGE_TOKEN"):
+        token = os.environ.get(section.token_env) if section.token_env else None
+        token_file = token_file or section.token_file
+    settings = ForgeSettings.resolve(
+        api_url=args.forge_api_url or (section.api_url if section else None),
+        repo=args.forge_repo or (f"{section.owner}/{section.repository}" if section else None),
+        token=token, token_file=token_file, remote_url=mirror.url,
+    )
+    return GitHubForge(settings) if settings else None
+
+
+def build_reconciler(args: argparse.Namespace) -> Reconciler:
+    from gitops_sla.reconcile.cache import DiskCache
+    from gitops_sla.reconcile.offline import offline_profile
+    from gitops_sla.reconcile.profiling import BackgroundBackend, InlineBackend
+    from profiler.version import PROFILER_VERSION
+
+    mirror = open_mirror(args)
+    mirror.fetch()
+    profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
+    backend = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
+               else InlineBackend(profile, PROFILER_VERSION))
+    return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror))
+
+
+def print_report(report: PassReport, stream=sys.stdout) -> None:
+    if report.error:
+        print(f"error: {report.error}", file=sys.stderr)
+        return
+    if report.idle:
+        return
+    for outcome in report.worked:
+        commit = f" {outcome.commit[:12]}" if outcome.commit else ""
+        message = f" — {outcome.message}" if outcome.message else ""
+        print(f"{outcome.namespace}/{outcome.name}: {outcome.action} ({outcome.state or '-'}){commit}{message}",
+              file=stream)
+    print(f"pass over {report.head[:12] if report.head else '-'}: {report.checked} checked, "
+          f"{len(report.worked)} changed, {len(report.commits)} commits, {report.duration_s:.2f} s", file=stream)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
+    try:
+        reconciler = build_reconciler(args)
+    except (GitSyncError, ForgeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not args.watch:
+        report = reconciler.run_pass(full=True)
+        print_report(report)
+        return 1 if report.error or any(o.action == "error" for o in report.outcomes) else 0
+    from gitops_sla.server import WatchLoop
+
+    secret = None
+    if args.webhook_secret_file:
+        secret = Path(args.webhook_secret_file).read_text().strip()
+    secret = secret or os.environ.get(ENV_WEBHOOK_SECRET)
+    loop = WatchLoop(reconciler, args.interval, webhook_secret=secret)
+    if args.listen:
+        host, _, port = args.listen.rpartition(":")
+        bound = loop.listen(host or "127.0.0.1", int(port))
+        print(f"listening on http://{bound[0]}:{bound[1]} (/healthz, /metrics, webhooks)", flush=True)
+    try:
+        loop.run(on_report=print_report)
+    except KeyboardInterrupt:
+        loop.stop()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("reconcile", help="turn requests in a Git repo into generated DGDs (commits or PRs)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_repo_arguments(parser)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="one pass, then exit")
+    mode.add_argument("--watch", action="store_true", help="keep reconciling (poll + webhooks)")
+    parser.add_argument("--interval", type=float, default=30.0, help="seconds between passes in --watch (default 30)")
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT for /healthz, /metrics, webhooks "
+                        "(--watch; empty to disable; default 127.0.0.1:8080)")
+    parser.add_argument("--webhook-secret-file", help=f"file with the webhook secret (default: ${ENV_WEBHOOK_SECRET})")
+    parser.add_argument("--forge-api-url", help="GitHub REST API URL (default: gitops-sla.yaml, then api.github.com)")
+    parser.add_argument("--forge-repo", metavar="OWNER/NAME", help="repository for pull requests")
+    parser.add_argument("--forge-token-file", help="file holding the forge token (default: $GITOPS_SLA_FORGE_TOKEN)")
+    parser.add_argument("--profile-cache", type=Path, help="folder caching profiling outputs by spec hash")
+    parser.add_argument("--background-profiling", action="store_true",
+                        help="profile in a background thread; passes record Profiling and pick up the result later")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    parser.set_defaults(handler=run)
