@@ -227,6 +227,7 @@ def unknown_key_message(model: type[BaseModel] | None, key: Any) -> str:
 
 
 _SAME_SETTING = re.compile(r"^'([^']+)' and '([^']+)' are the same setting")
+_SECRET_KEY = re.compile(r"^'([^']+)' would put a secret into Git")
 _DISAGREE = re.compile(r"^\S+ \(.*\) and (\S+) \(.*\) disagree")
 _KIND_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
@@ -266,10 +267,10 @@ def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[B
         collector.add(loc, "must not be empty")
         return
     if kind == "value_error":
-        same = _SAME_SETTING.match(message)
+        same = _SAME_SETTING.match(message) or _SECRET_KEY.match(message)
         disagree = _DISAGREE.match(message)
         if same:
-            loc = loc + (same.group(2),)
+            loc = loc + (same.group(same.lastindex or 1),)
         elif disagree:
             loc = loc + tuple(disagree.group(1).split("."))
         elif "min_num_gpus_per_engine" in message and loc and loc[-1] == "hardware":

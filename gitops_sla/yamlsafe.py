@@ -188,6 +188,9 @@ def _kind(node: Node) -> str:
     return "a single value"
 
 
+_COLLECTION_TAGS = {MappingNode: "tag:yaml.org,2002:map", SequenceNode: "tag:yaml.org,2002:seq"}
+
+
 class _Builder:
     """Builds plain data from a composed node tree, recording positions; duplicate and merge keys are errors."""
 
@@ -197,6 +200,9 @@ class _Builder:
 
     def build(self, node: Node, path: PathKey, key_mark: Mark | None) -> Any:
         self.positions[path] = NodePosition(key_mark, _mark(node.start_mark), isinstance(node, ScalarNode))
+        expected_tag = _COLLECTION_TAGS.get(type(node))
+        if expected_tag is not None and node.tag != expected_tag:
+            raise self.loader._fail(node.start_mark, f"tag '{node.tag}' is not allowed; custom YAML tags are not allowed")
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
