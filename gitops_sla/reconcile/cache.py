@@ -44,7 +44,9 @@ class DiskCache:
         try:
             (staging / "files").mkdir()
             for name, data in output.files.items():
-                (staging / "files" / name).write_bytes(data)
+                target = staging / "files" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
             meta = {"files": sorted(output.files), "resources": output.resources, "report": output.report,
                     "summary": output.summary.model_dump(mode="json"), "dgdName": output.dgd_name,
                     "dgdNamespace": output.dgd_namespace, "warnings": output.warnings}
