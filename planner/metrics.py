@@ -4,11 +4,19 @@ The vendored dashboard (`repo-template/monitoring/grafana-planner-dashboard-conf
 `planner:*` gauges of Dynamo's planner; Dynamo's later dashboards and docs use `dynamo_planner_*`. Both
 families are exported with the same values, so either dashboard works unchanged. The `namespace` label the
 dashboard filters on is added by Prometheus's Kubernetes service discovery (PodMonitor), as for Dynamo.
+
+`/metrics` is always served in the classic text format (0.0.4): prometheus_client 0.26 rewrites `:` to `_` in
+metric names when Prometheus negotiates OpenMetrics, which would rename `planner:num_p_workers` and break the
+dashboard.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from planner.policy import Decision, PolicyConfig
 
@@ -95,6 +103,22 @@ class PlannerMetrics:
         self._set("predicted_num_d", decision.decode_replicas)
         self._set("decision_hold", 1.0 if decision.action == "hold" else 0.0)
 
-    def serve(self, port: int, address: str) -> None:
-        """Serve `/metrics` on `address:port` in a background thread."""
-        start_http_server(port, addr=address, registry=self.registry)
+    def serve(self, port: int, address: str) -> ThreadingHTTPServer:
+        """Serve `/metrics` on `address:port` in a background thread (text format, names unchanged)."""
+        registry = self.registry
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = generate_latest(registry)
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                return
+
+        server = ThreadingHTTPServer((address, port), Handler)
+        threading.Thread(target=server.serve_forever, name="planner-metrics", daemon=True).start()
+        return server

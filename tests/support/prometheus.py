@@ -84,7 +84,9 @@ class PrometheusServer:
             if result:
                 return result
             time.sleep(0.25)
-        raise TimeoutError(f"no data for {expr!r} after {timeout_s} s; log: {self.log()[-2000:]}")
+        targets = httpx.get(f"{self.url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        health = [(t["scrapeUrl"], t["health"], t["lastError"]) for t in targets]
+        raise TimeoutError(f"no data for {expr!r} after {timeout_s} s; targets: {health}; log: {self.log()[-1000:]}")
 
     def log(self) -> str:
         return (self.directory / "prometheus.log").read_text(errors="replace")
