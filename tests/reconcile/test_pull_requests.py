@@ -1,0 +1,108 @@
+"""autoApply: false -> branch `gitops-sla/<ns>/<name>` + one pull request on a GitHub-style REST fake."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import cached_reconciler, request_yaml
+from support.fake_github import FakeGitHub
+from support.git_http import git
+
+from gitops_sla.forge import ForgeSettings, GitHubForge
+
+REQ = "requests/team-a/chat.yaml"
+OUT = "generated/team-a/chat"
+BRANCH = "gitops-sla/team-a/chat"
+
+
+def _forge(remote, token="t0ken"):
+    fake = FakeGitHub("org", "gitops", token, remote.branch_sha).start()
+    return fake, GitHubForge(ForgeSettings(fake.api_url, "org/gitops", token))
+
+
+def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
+    fake, forge = _forge(remote)
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat", auto_apply=False))
+    person.commit_and_push("add chat for review")
+    main_before = remote.branch_sha("main")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge)
+
+    report = reconciler.run_pass(full=True)
+
+    [outcome] = report.worked
+    assert (outcome.action, outcome.state) == ("pull-request", "Ready")
+    assert remote.branch_sha("main") == main_before  # nothing on the target branch
+    [pull] = fake.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (BRANCH, "main", "open")
+    assert pull["head"]["sha"] == remote.branch_sha(BRANCH)
+    assert "TTFT" in pull["body"] and f"{OUT}/" in pull["body"] and ".png" in pull["body"]
+    assert all(call[0] != "POST" or call[1].endswith("/pulls") for call in fake.calls)
+    diff = git(remote.bare, "diff", "--name-only", "main", BRANCH).split()
+    assert diff and all(path.startswith(f"{OUT}/") for path in diff)
+
+    # A second pass (and a new process) change nothing: no new commit, no second pull request.
+    tip = remote.branch_sha(BRANCH)
+    assert reconciler.run_pass().idle
+    other = cached_reconciler(remote, tmp_path / "cache2", profile_cache, forge=forge)
+    assert other.run_pass(full=True).commits == []
+    assert len(fake.pulls) == 1 and remote.branch_sha(BRANCH) == tip
+
+    # An edit updates the same branch (fast-forward, no force) and the same pull request.
+    person.write(REQ, request_yaml("chat", ttft=300.0, auto_apply=False))
+    person.commit_and_push("tighter TTFT")
+    report = reconciler.run_pass()
+    assert len(report.commits) == 1 and len(fake.pulls) == 1
+    new_tip = remote.branch_sha(BRANCH)
+    assert git(remote.bare, "merge-base", "--is-ancestor", tip, new_tip) == ""  # no history rewritten
+    assert fake.pulls[0]["head"]["sha"] == new_tip and "300" in fake.pulls[0]["body"]
+
+    # The reviewer merges: main now holds the output, the request is up to date, no new pull request.
+    person.pull()
+    git(person.root, "fetch", "-q", "origin")
+    git(person.root, "merge", "-q", "--no-ff", f"origin/{BRANCH}", "-m", "Merge pull request #1")
+    git(person.root, "push", "-q", "origin", "HEAD:main")
+    fake.merge(1)
+    report = reconciler.run_pass()
+    assert report.commits == [] and len(fake.pulls) == 1
+    status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
+    assert status["status"]["state"] == "Ready" and status["result"]["targetTtftMs"] == 300.0
+    fake.stop()
+
+
+def test_closed_pull_request_is_recognised_not_reopened(remote, tmp_path, profile_cache):
+    fake, forge = _forge(remote)
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat", auto_apply=False))
+    person.commit_and_push("add chat for review")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge)
+    reconciler.run_pass(full=True)
+    fake.close(1)
+    report = cached_reconciler(remote, tmp_path / "cache2", profile_cache, forge=forge).run_pass(full=True)
+    [outcome] = report.worked
+    assert outcome.pull_request.state == "closed" and "closed" in outcome.message
+    assert len(fake.pulls) == 1 and report.commits == []
+    # Editing the request makes a new proposal: a new pull request on the same branch.
+    person.write(REQ, request_yaml("chat", ttft=300.0, auto_apply=False))
+    person.commit_and_push("try again")
+    reconciler.run_pass()
+    assert [p["state"] for p in fake.pulls] == ["closed", "open"]
+    fake.stop()
+
+
+def test_forge_token_never_appears_in_errors(remote, tmp_path, profile_cache):
+    fake, _ = _forge(remote, token="right-token")
+    forge = GitHubForge(ForgeSettings(fake.api_url, "org/gitops", "wrong-secret-token"))
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat", auto_apply=False))
+    person.commit_and_push("add chat for review")
+    report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge).run_pass(full=True)
+    [outcome] = report.worked
+    assert outcome.action == "error" and "refused the token" in outcome.message
+    assert "wrong-secret-token" not in outcome.message and "wrong-secret-token" not in repr(forge)
+    assert fake.pulls == []
+    # The branch was pushed; with a good token the next pass only opens the pull request.
+    good = GitHubForge(ForgeSettings(fake.api_url, "org/gitops", "right-token"))
+    report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=good).run_pass(full=True)
+    assert report.commits == [] and len(fake.pulls) == 1
+    fake.stop()
