@@ -1,0 +1,148 @@
+"""`gitops-sla init` and the repository template."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from gitops_sla.cli import main
+from gitops_sla.commands.validate import validate_paths
+from gitops_sla.schemas import PROJECT_SCHEMA_DIR
+from gitops_sla.template import INITIAL_COMMIT_MESSAGE, TEMPLATE_DIR, InitError, init_repository
+from gitops_sla.yamlsafe import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tree_files(tree: pygit2.Tree, prefix: str = "") -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for entry in tree:
+        if entry.type_str == "tree":
+            files.update(_tree_files(entry, f"{prefix}{entry.name}/"))
+        else:
+            files[f"{prefix}{entry.name}"] = entry.data
+    return files
+
+
+def _template_files() -> dict[str, bytes]:
+    """Every template file, following the `schemas` link to the project's schemas/ as `init` does."""
+    files: dict[str, bytes] = {}
+    for folder, _, names in os.walk(TEMPLATE_DIR, followlinks=True):
+        for name in names:
+            path = Path(folder) / name
+            files[path.relative_to(TEMPLATE_DIR).as_posix()] = path.read_bytes()
+    return files
+
+
+def test_init_creates_a_repository_with_one_commit_of_the_template(tmp_path: Path) -> None:
+    target = tmp_path / "gitops"
+    oid = init_repository(target)
+    repo = pygit2.Repository(str(target))
+    assert repo.head.shorthand == "main"
+    commit = repo[oid]
+    assert commit.parents == [] and commit.message == INITIAL_COMMIT_MESSAGE
+    assert repo.head.target == oid
+    files = _tree_files(commit.tree)
+    assert files == _template_files()
+    assert repo.status() == {}
+
+
+def test_layout_of_the_new_repository(tmp_path: Path) -> None:
+    target = tmp_path / "gitops"
+    files = _tree_files(pygit2.Repository(str(init_repository(target) and target)).head.peel(pygit2.Tree))
+    for path in ("gitops-sla.yaml", "README.md", "requests/default/sla-aic.yaml", "generated/.gitkeep",
+                 "bases/default/vllm-disagg/disagg.yaml", "bases/default/sglang-disagg/disagg.yaml",
+                 "bases/default/trtllm-disagg/disagg.yaml", "apps/argocd/applicationset.yaml",
+                 "apps/flux/kustomization.yaml", "apps/flux/gitrepository.yaml"):
+        assert path in files, path
+    for name in ("dynamographdeploymentrequest.schema.json", "repo-config.schema.json"):
+        assert files[f"schemas/{name}"] == (PROJECT_SCHEMA_DIR / name).read_bytes()
+
+
+def test_new_repository_validates(tmp_path: Path) -> None:
+    target = tmp_path / "gitops"
+    init_repository(target)
+    reports = validate_paths([target])
+    assert sorted(Path(r.file).relative_to(target).as_posix() for r in reports) == [
+        "gitops-sla.yaml", "requests/default/sla-aic.yaml"]
+    assert all(report.ok and report.issues == [] for report in reports)
+
+
+def test_branch_option_sets_head_and_target_branch(tmp_path: Path) -> None:
+    target = tmp_path / "gitops"
+    init_repository(target, branch="production")
+    repo = pygit2.Repository(str(target))
+    assert repo.head.shorthand == "production"
+    assert load_yaml((target / "gitops-sla.yaml").read_bytes()).data["targetBranch"] == "production"
+    assert repo.status() == {}
+
+
+def test_refuses_a_non_empty_folder_and_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(InitError, match="not an empty folder"):
+        init_repository(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_refuses_a_bad_branch_name(tmp_path: Path) -> None:
+    with pytest.raises(InitError, match="not a valid branch name"):
+        init_repository(tmp_path / "x", branch="a..b")
+    assert not (tmp_path / "x").exists()
+
+
+def test_empty_existing_folder_is_fine(tmp_path: Path) -> None:
+    init_repository(tmp_path)
+    assert (tmp_path / ".git").is_dir()
+
+
+def test_cli_init(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "gitops"
+    assert main(["init", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert f"Created a GitOps repository in {target} (branch main" in out
+    assert main(["init", str(target)]) == 1
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+
+
+def test_template_request_is_the_shipped_quickstart_example() -> None:
+    template = (TEMPLATE_DIR / "requests" / "default" / "sla-aic.yaml").read_text().splitlines()
+    example = (ROOT / "gitops_sla" / "examples" / "quickstart-aic.yaml").read_text().splitlines()
+    assert template[0] == "# yaml-language-server: $schema=../../schemas/dynamographdeploymentrequest.schema.json"
+    assert template[1:] == example
+
+
+def test_template_files_point_editors_at_the_schemas() -> None:
+    for relative, schema in (("gitops-sla.yaml", "schemas/repo-config.schema.json"),
+                             ("requests/default/sla-aic.yaml", "../../schemas/dynamographdeploymentrequest.schema.json")):
+        path = TEMPLATE_DIR / relative
+        first = path.read_text().splitlines()[0]
+        assert first == f"# yaml-language-server: $schema={schema}"
+        assert (path.parent / schema).resolve().is_file()
+
+
+def test_argo_cd_application_set_generates_one_app_per_generated_folder() -> None:
+    appset = load_yaml((TEMPLATE_DIR / "apps" / "argocd" / "applicationset.yaml").read_bytes()).data
+    assert appset["kind"] == "ApplicationSet"
+    (generator,) = appset["spec"]["generators"]
+    assert generator["git"]["directories"] == [{"path": "generated/*/*"}]
+    template = appset["spec"]["template"]["spec"]
+    assert template["source"]["path"] == "{{ .path.path }}"
+    assert template["destination"]["namespace"] == "{{ index .path.segments 1 }}"
+    assert template["syncPolicy"]["automated"]["prune"] is True
+
+
+def test_flux_kustomization_applies_generated() -> None:
+    kustomization = load_yaml((TEMPLATE_DIR / "apps" / "flux" / "kustomization.yaml").read_bytes()).data
+    source = load_yaml((TEMPLATE_DIR / "apps" / "flux" / "gitrepository.yaml").read_bytes()).data
+    assert kustomization["spec"]["path"] == "./generated" and kustomization["spec"]["prune"] is True
+    assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": source["metadata"]["name"]}
+
+
+def test_vendored_bases_are_unchanged_copies() -> None:
+    for backend in ("vllm", "sglang", "trtllm"):
+        vendored = ROOT / "profiler" / "vendor" / "dynamo" / "base-configs" / backend / "disagg.yaml"
+        template = TEMPLATE_DIR / "bases" / "default" / f"{backend}-disagg" / "disagg.yaml"
+        assert template.read_bytes() == vendored.read_bytes()
