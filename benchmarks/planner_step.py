@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "planner"))
 
-import profiles  # noqa: E402  (the synthetic Dynamo-format profile the tests use)
+import planner_profiles as profiles  # noqa: E402  (the synthetic Dynamo-format profile the tests use)
 from planner.core import Predictors  # noqa: E402
 from planner.interpolation import DecodeInterpolator, PrefillInterpolator  # noqa: E402
 from planner.policy import (CorrectionFactors, Interpolators, Load, PolicyConfig, Replicas,  # noqa: E402

@@ -10,7 +10,7 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import profiles  # noqa: E402
+import planner_profiles as profiles  # noqa: E402
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Planning steps against a real Prometheus (Debian package) with preloaded frontend series.
 
 Expected decisions are computed by hand from Dynamo's formulas and the profile's known functions
-(tests/planner/profiles.py); faults (Prometheus down, empty series, NaN, zero traffic) each give the expected
+(tests/planner/planner_profiles.py); faults (Prometheus down, empty series, NaN, zero traffic) each give the expected
 hold or scale-down and a clear log line.
 """
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-import profiles
-from frontend import LABELS, InMemoryDeployment, Segment, frontend_history
+import planner_profiles as profiles
+from planner_frontend import LABELS, InMemoryDeployment, Segment, frontend_history
 from planner.core import Planner, Predictors
 from planner.interpolation import DecodeInterpolator, PrefillInterpolator
 from planner.policy import Interpolators, PolicyConfig, Replicas

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-import profiles
+import planner_profiles as profiles
 from planner.interpolation import DecodeInterpolator, PrefillInterpolator
 from planner.profile_data import ProfileDataError, load_profile_data
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-import profiles
+import planner_profiles as profiles
 from planner.interpolation import DecodeInterpolator, PrefillInterpolator
 from planner.policy import (CorrectionFactors, Interpolators, Load, PolicyConfig, Replicas, apply_gpu_budget,
                             correction_factors, decide, dynamo_replicas, limit_step, stabilize)

@@ -21,7 +21,7 @@ from planner.policy import Interpolators, PolicyConfig, Replicas
 from planner.predictors import make_predictor
 from planner.profile_data import load_profile_data
 from planner.prometheus import PrometheusClient
-from frontend import InMemoryDeployment
+from planner_frontend import InMemoryDeployment
 from tests.support.prometheus import free_port, run_prometheus
 
 ROOT = Path(__file__).resolve().parents[2]

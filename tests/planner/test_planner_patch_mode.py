@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from kube import DGD, DGDSA, kube_emulator
+from planner_kube import DGD, DGDSA, kube_emulator
 from planner.actuators.patch import PatchActuator
 from planner.policy import Decision, Replicas
 
