@@ -238,28 +238,40 @@ class Estimator:
         return float(self._backend._get_memory_usage(model, self._database, 1, 1, 1, 1)["weights"])
 
     def _build(self, mapping: ParallelMapping, role: EngineRole) -> Any:
+        """AI Configurator's model for this mapping and role, with the quantisation fixes its CLI applies:
+        MoE communication, context FMHA (fp8 only where the database has fp8 data), NVFP4 on the system."""
         key = (mapping, role)
         if key not in self._models:
-            from aiconfigurator.sdk.moe_comm_resolver import resolve_model_config_moe_comm
             from aiconfigurator_core.sdk import models
-            from aiconfigurator_core.sdk.config_builders import build_model_config
             from aiconfigurator_core.sdk.models.helpers import resolve_context_fmha_by_data, resolve_nvfp4_for_system
 
             target = self.target
-            model_config = build_model_config(**mapping.aic_parallelism(self.has_experts))
-            resolve_model_config_moe_comm(
-                model_config,
-                model_path=target.model,
-                backend_name=target.backend,
-                database=self._database,
-                required_phases=("context",) if role == "prefill" else ("context", "generation"),
-            )
-            resolve_context_fmha_by_data(
-                model_config, target.model, self._database, target.backend, is_context_role=role == "prefill"
-            )
+            model_config = self._model_config(mapping, role)
+            if role == "prefill":
+                # get_model infers the quantisation into the config it is given; probe on a copy. Checking the
+                # database's FMHA data loads a large table, so it is done only when fp8 FMHA is in question.
+                probe = models.get_model(target.model, self._model_config(mapping, role), target.backend)
+                if getattr(probe.config.fmha_quant_mode, "name", None) == "fp8":
+                    resolve_context_fmha_by_data(
+                        model_config, target.model, self._database, target.backend, is_context_role=True
+                    )
             resolve_nvfp4_for_system(model_config, target.system, target.model, backend_name=target.backend)
             self._models[key] = models.get_model(target.model, model_config, target.backend)
         return self._models[key]
+
+    def _model_config(self, mapping: ParallelMapping, role: EngineRole) -> Any:
+        from aiconfigurator.sdk.moe_comm_resolver import resolve_model_config_moe_comm
+        from aiconfigurator_core.sdk.config_builders import build_model_config
+
+        model_config = build_model_config(**mapping.aic_parallelism(self.has_experts))
+        resolve_model_config_moe_comm(
+            model_config,
+            model_path=self.target.model,
+            backend_name=self.target.backend,
+            database=self._database,
+            required_phases=("context",) if role == "prefill" else ("context", "generation"),
+        )
+        return model_config
 
     def _latency(self, mapping: ParallelMapping, role: EngineRole, batch_size: int, isl: int, osl: int) -> float:
         from aiconfigurator_core.sdk.config import RuntimeConfig

@@ -14,6 +14,9 @@ PLOT_FILES = {
     "decode_interpolation.png": "Decode interpolation over KV usage",
 }
 _DPI = 80
+# Fixed margins: cheaper than tight_layout and identical on every run.
+_SINGLE = {"left": 0.14, "right": 0.97, "bottom": 0.12, "top": 0.92}
+_PAIR = {"left": 0.08, "right": 0.98, "bottom": 0.14, "top": 0.9, "wspace": 0.3}
 _SLA_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 1}
 
 
@@ -27,7 +30,7 @@ def _png(figure) -> bytes:
 
 
 def _prefill_performance(plt, findings: Findings) -> bytes:
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = plt.subplots(figsize=(6, 4), gridspec_kw=_SINGLE)
     for point in findings.sweep.prefill:
         axes.scatter(point.ttft_ms, point.thpt_per_gpu, color="tab:blue")
         axes.annotate(point.mapping.label, (point.ttft_ms, point.thpt_per_gpu), textcoords="offset points", xytext=(4, 4))
@@ -35,13 +38,12 @@ def _prefill_performance(plt, findings: Findings) -> bytes:
     axes.scatter(chosen.latency_ms, chosen.thpt_per_gpu, s=160, facecolors="none", edgecolors="tab:green", label="chosen")
     axes.axvline(findings.config.sla.ttft, label=f"TTFT SLA {findings.config.sla.ttft:g} ms", **_SLA_STYLE)
     axes.set(xlabel="TTFT (ms)", ylabel="prefill tokens/s/GPU", title=f"Prefill at ISL {findings.config.sla.isl}")
-    axes.legend(loc="best")
-    figure.tight_layout()
+    axes.legend(loc="lower right")
     return _png(figure)
 
 
 def _decode_performance(plt, findings: Findings) -> bytes:
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = plt.subplots(figsize=(6, 4), gridspec_kw=_SINGLE)
     series = defaultdict(list)
     for point in findings.sweep.decode:
         series[point.mapping.label].append(point)
@@ -51,19 +53,17 @@ def _decode_performance(plt, findings: Findings) -> bytes:
     axes.scatter(chosen.latency_ms, chosen.thpt_per_gpu, s=160, facecolors="none", edgecolors="tab:green", label="chosen")
     axes.axvline(findings.config.sla.itl, label=f"ITL SLA {findings.config.sla.itl:g} ms", **_SLA_STYLE)
     axes.set(xlabel="ITL (ms)", ylabel="decode tokens/s/GPU", title=f"Decode at ISL {findings.config.sla.isl}, OSL {findings.config.sla.osl}")
-    axes.legend(loc="best", fontsize="small")
-    figure.tight_layout()
+    axes.legend(loc="upper left", fontsize="small")
     return _png(figure)
 
 
 def _prefill_interpolation(plt, findings: Findings) -> bytes:
     curve = findings.prefill_curve
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
     left.plot(curve.prefill_isl, curve.prefill_ttft, marker="o")
     left.set(xlabel="ISL (tokens)", ylabel="TTFT (ms)", title=f"{findings.prefill.mapping}: TTFT")
     right.plot(curve.prefill_isl, curve.prefill_thpt_per_gpu, marker="o", color="tab:orange")
     right.set(xlabel="ISL (tokens)", ylabel="tokens/s/GPU", title=f"{findings.prefill.mapping}: throughput")
-    figure.tight_layout()
     return _png(figure)
 
 
@@ -72,14 +72,13 @@ def _decode_interpolation(plt, findings: Findings) -> bytes:
     by_context = defaultdict(list)
     for x, y, itl, thpt in zip(surface.x_kv_usage, surface.y_context_length, surface.z_itl, surface.z_thpt_per_gpu):
         by_context[y].append((x, itl, thpt))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
     for context, points in by_context.items():
         left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"ctx {context:g}")
         right.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=f"ctx {context:g}")
     left.set(xlabel="KV cache usage", ylabel="ITL (ms)", title=f"{findings.decode.mapping}: ITL")
     right.set(xlabel="KV cache usage", ylabel="tokens/s/GPU", title=f"{findings.decode.mapping}: throughput")
-    left.legend(loc="best", fontsize="x-small")
-    figure.tight_layout()
+    left.legend(loc="upper left", fontsize="x-small")
     return _png(figure)
 
 

@@ -17,7 +17,7 @@ DGD_CRD = Path(__file__).resolve().parent.parent / "vendor/dynamo/crds/nvidia.co
 def _validator(version: str) -> Any:
     from jsonschema import Draft7Validator
 
-    crd = yaml.safe_load(DGD_CRD.read_text())
+    crd = yaml.load(DGD_CRD.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     for entry in crd["spec"]["versions"]:
         if entry["name"] == version:
             return Draft7Validator(entry["schema"]["openAPIV3Schema"])
