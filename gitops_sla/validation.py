@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 from gitops_sla import layout
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
 from gitops_sla.models.base import StrictModel
-from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file
-from profiler.config import Section, camel_to_snake, planner_key_error, planner_value_error
+from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
+from profiler.config import Section, planner_key_error, planner_value_error
 from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 
 __all__ = [
@@ -169,9 +169,9 @@ def _unwrap(annotation: Any) -> list[Any]:
 def _field_of(model: type[BaseModel], key: Any) -> Any:
     if not isinstance(key, str):
         return None
-    wanted = camel_to_snake(key)
+    wanted = snake_case(key)
     for name, info in model.model_fields.items():
-        if key in (name, info.alias) or camel_to_snake(info.alias or name) == wanted:
+        if key in (name, info.alias) or snake_case(info.alias or name) == wanted:
             return info.annotation
     return None
 
@@ -212,8 +212,8 @@ def unknown_key_message(model: type[BaseModel] | None, key: Any) -> str:
     if model is None:
         return f"unknown key '{key}'"
     allowed = _allowed_keys(model, str(key))
-    snake = camel_to_snake(str(key))
-    same = [name for name in allowed if camel_to_snake(name) == snake]
+    snake = snake_case(str(key))
+    same = [name for name in allowed if snake_case(name) == snake]
     if same:
         style = " (Kubernetes fields are camelCase)" if issubclass(model, StrictModel) else ""
         return f"unknown key '{key}'; did you mean '{same[0]}'?{style}"
@@ -298,13 +298,16 @@ _PROFILE_CONFIG = ("spec", "profilingConfig", "config")
 
 
 def _get(data: Any, *path: str) -> Any:
+    """The value at `path`, either spelling of each key accepted; None where absent."""
     for part in path:
         if not isinstance(data, dict):
             return None
-        match = next((k for k in data if isinstance(k, str) and camel_to_snake(k) == camel_to_snake(part)), None)
-        if match is None:
-            return None
-        data = data[match]
+        if part not in data:
+            wanted = snake_case(part)
+            part = next((k for k in data if isinstance(k, str) and snake_case(k) == wanted), None)
+            if part is None:
+                return None
+        data = data[part]
     return data
 
 
@@ -328,7 +331,7 @@ def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
         if key_error:
             collector.add(path + (key,), key_error, at_key=True)
             continue
-        snake = camel_to_snake(str(key))
+        snake = snake_case(str(key))
         if snake in seen:
             collector.add(path + (key,), f"'{seen[snake]}' and '{key}' are the same planner setting; keep one",
                           at_key=True)
