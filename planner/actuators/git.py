@@ -15,7 +15,6 @@ Rate limits, so that Git history and Argo CD/Flux syncs follow the trend, not th
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -28,34 +27,17 @@ from gitops_sla.git import commit_changes, commit_to_side_branch
 from gitops_sla.layout import generated_file
 from planner.dgd import DgdError, resolve_services, service_replicas
 from planner.policy import Decision, Replicas
+from planner.replicas_patch import render_replicas_patch
 
 log = logging.getLogger(__name__)
 
 REPLICAS_FILE = "replicas.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"
-HEADER = ("# Written by the gitops-sla planner (--mode=git); do not edit by hand, the next planner commit replaces\n"
-          "# it. A kustomize patch: the reconciler's kustomization.yaml lists it under `patches`.\n")
 TRAILER = "Gitops-Sla-Planner"
 
 
 def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    return yaml
-
-
-def render_replicas_patch(dgd_name: str, services: dict[str, str], replicas: Replicas) -> bytes:
-    """The `replicas.yaml` patch: deterministic (sorted keys, one YAML style, no timestamps)."""
-    doc = {
-        "apiVersion": "nvidia.com/v1alpha1",
-        "kind": "DynamoGraphDeployment",
-        "metadata": {"name": dgd_name},
-        "spec": {"services": {services["prefill"]: {"replicas": replicas.prefill},
-                              services["decode"]: {"replicas": replicas.decode}}},
-    }
-    buffer = io.StringIO()
-    _yaml().dump(doc, buffer)
-    return (HEADER + buffer.getvalue()).encode()
+    return YAML(typ="safe", pure=True)
 
 
 def _load_docs(data: bytes) -> list[Any]:
@@ -116,9 +98,11 @@ class GitActuator:
             docs = _load_docs(patch)
             if docs:
                 patched = ((docs[0].get("spec") or {}).get("services")) or {}
-                replicas = Replicas(
-                    int((patched.get(services["prefill"]) or {}).get("replicas", replicas.prefill)),
-                    int((patched.get(services["decode"]) or {}).get("replicas", replicas.decode)))
+
+                def held(role: str, default: int) -> int:
+                    value = (patched.get(services[role]) or {}).get("replicas")
+                    return default if value is None else int(value)  # null: the release form (patch mode)
+                replicas = Replicas(held("prefill", replicas.prefill), held("decode", replicas.decode))
         return services, replicas
 
     def _head_snapshot(self) -> Snapshot:
