@@ -132,6 +132,7 @@ def test_argo_cd_application_set_generates_one_app_per_generated_folder() -> Non
     assert template["source"]["path"] == "{{ .path.path }}"
     assert template["destination"]["namespace"] == "{{ index .path.segments 1 }}"
     assert template["syncPolicy"]["automated"]["prune"] is True
+    assert appset["spec"]["template"]["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
 
 
 def test_flux_kustomization_applies_generated() -> None:
