@@ -271,9 +271,15 @@ class Reconciler:
         base = (base_path, base_blob) if base_path and base_blob else None
         digest = spec_hash(blob, base, version)
         model, backend = request.spec.model, request.spec.backend
-        job = ProfileJob(key[0], key[1], digest, request,
-                         request.to_profile_config(base_path, namespace=request.namespace_or(key[0])),
-                         base_path, snapshot.read_blob(base_blob) if base_blob else None)
+        profile_config = request.to_profile_config(base_path, namespace=request.namespace_or(key[0]))
+        if profile_config.aic_system is None:  # the repo's default AI Configurator system
+            defaults = config.ai_configurator
+            sweep = profile_config.sweep.model_copy(update={
+                "aic_system": defaults.system,
+                "aic_backend_version": profile_config.aic_backend_version or defaults.backend_version})
+            profile_config = profile_config.model_copy(update={"sweep": sweep})
+        job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
+                         snapshot.read_blob(base_blob) if base_blob else None)
         result = self._outputs.get(digest)
         if result is None:
             started = time.perf_counter()
