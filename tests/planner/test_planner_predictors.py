@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -76,3 +77,18 @@ def test_log1p_space_round_trips():
 def test_unknown_predictor_names_the_choices():
     with pytest.raises(ValueError, match="constant, arima, kalman, burst"):
         make_predictor("prophet")
+
+
+def test_warmup_trace_buckets_requests_per_interval(tmp_path):
+    from planner.warmup import WarmupTraceError, load_warmup_trace
+
+    trace = tmp_path / "trace.jsonl"
+    rows = [(0, 100, 10), (30_000, 300, 30), (61_000, 200, 20), (190_000, 400, 40)]
+    trace.write_text("\n".join(json.dumps({"timestamp": t, "input_length": i, "output_length": o})
+                               for t, i, o in rows) + "\n")
+    buckets = load_warmup_trace(trace, 60)
+    assert [(b.num_req, b.isl, b.osl) for b in buckets] == [(2, 200, 20), (1, 200, 20), (0, None, None),
+                                                            (1, 400, 40)]
+    trace.write_text('{"timestamp": 1}\n')
+    with pytest.raises(WarmupTraceError, match="trace.jsonl:1: .*input_length"):
+        load_warmup_trace(trace, 60)
