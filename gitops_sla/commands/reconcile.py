@@ -76,7 +76,8 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror))
 
 
-def print_report(report: PassReport, stream=sys.stdout) -> None:
+def print_report(report: PassReport, stream=None) -> None:
+    stream = stream or sys.stdout
     if report.error:
         print(f"error: {report.error}", file=sys.stderr)
         return

@@ -117,6 +117,7 @@ class Reconciler:
         self.author = author
         self._last: Snapshot | None = None
         self._pending: set[RequestKey] = set()
+        self._states: dict[RequestKey, str] = {}
         self._outputs: OrderedDict[str, ProfileOutput] = OrderedDict()
         self._output_cache_size = output_cache_size
         self._lock = threading.Lock()
@@ -175,8 +176,7 @@ class Reconciler:
             report.outcomes.append(outcome)
             if pushed is not None and pushed.branch == self.branch and pushed.commit:
                 chain = pushed.commit if chain is not None and pushed.parent == chain else None
-        if keys and full:
-            self._count_states(report)
+        self._count_states(report, full or self._last is None)
         end_head = self.mirror.head(self.branch)
         self._last = self.mirror.snapshot(end_head) if chain == end_head else snapshot
         return report
@@ -202,12 +202,19 @@ class Reconciler:
         forced = {key for key in discover_requests(snapshot) if key[0] in namespaces} if namespaces else set()
         return keys | forced | self._pending, forced
 
-    def _count_states(self, report: PassReport) -> None:
-        counts: dict[str, int] = {}
+    def _count_states(self, report: PassReport, full: bool) -> None:
+        """Keep `gitops_sla_requests{state}` current: rebuilt on full passes, updated by incremental ones."""
+        if full:
+            self._states.clear()
         for outcome in report.outcomes:
-            if outcome.action != "deleted":
-                state = outcome.state or "Pending"
-                counts[state] = counts.get(state, 0) + 1
+            key = (outcome.namespace, outcome.name)
+            if outcome.action == "deleted" or (outcome.action == "up-to-date" and outcome.state is None):
+                self._states.pop(key, None)
+            elif outcome.action != "error":
+                self._states[key] = outcome.state or "Pending"
+        counts: dict[str, int] = {}
+        for state in self._states.values():
+            counts[state] = counts.get(state, 0) + 1
         self.metrics.set_states(counts)
 
     # ------------------------------------------------------------------------------------------ one request

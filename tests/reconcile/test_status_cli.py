@@ -1,0 +1,53 @@
+"""`gitops-sla status` and `gitops-sla reconcile --once` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import cached_reconciler, request_yaml
+from gitops_sla.cli import main
+
+
+def test_status_table_and_json(remote, tmp_path, profile_cache, capsys, monkeypatch):
+    monkeypatch.setenv("GITOPS_SLA_GIT_USERNAME", "bot")
+    monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "s3cret")
+    person = remote.person(tmp_path / "person")
+    person.write("requests/team-a/chat.yaml", request_yaml("chat"))
+    person.write("requests/team-a/review.yaml", request_yaml("review", auto_apply=False))
+    person.write("requests/team-b/broken.yaml", request_yaml("broken").replace("ttft: 500.0", "ttft: -1"))
+    person.commit_and_push("three requests")
+    cached_reconciler(remote, tmp_path / "cache", profile_cache).run_pass(full=True)
+    person.write("requests/team-b/new.yaml", request_yaml("new"))
+    person.commit_and_push("not reconciled yet")
+
+    assert main(["status", "--repo", remote.url, "--cache-dir", str(tmp_path / "status-cache")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["NAME", "NAMESPACE", "MODEL", "BACKEND", "STATE", "SLA", "MET", "AGE"]
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows["chat"][1:6] == ["team-a", "Qwen/Qwen3-32B", "trtllm", "Deploying", "True"]
+    assert rows["review"][4:6] == ["Ready", "True"]  # from its pull-request branch
+    assert rows["broken"][4:6] == ["Failed", "-"]
+    assert rows["new"][4:6] == ["Pending", "-"] and rows["new"][6] == "<unknown>"
+
+    assert main(["status", "--repo", remote.url, "--cache-dir", str(tmp_path / "status-cache"), "-o", "json"]) == 0
+    items = {item["name"]: item for item in json.loads(capsys.readouterr().out)["items"]}
+    assert items["review"]["branch"] == "gitops-sla/team-a/review"
+    assert items["broken"]["status"]["issues"][0]["path"].endswith("sla.ttft")
+    assert items["chat"]["specHash"].startswith("sha256:") and items["chat"]["upToDate"] is True
+
+
+def test_reconcile_once_command(remote, tmp_path, profile_cache, capsys, monkeypatch):
+    monkeypatch.setenv("GITOPS_SLA_GIT_USERNAME", "bot")
+    monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "s3cret")
+    person = remote.person(tmp_path / "person")
+    person.write("requests/team-a/chat.yaml", request_yaml("chat"))
+    person.commit_and_push("add chat")
+    args = ["reconcile", "--repo", remote.url, "--once", "--cache-dir", str(tmp_path / "c"),
+            "--profile-cache", str(profile_cache.root)]
+    assert main(args) == 0
+    assert "team-a/chat: generated (Deploying)" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 changed, 0 commits" in capsys.readouterr().out
+    monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "not-the-token")
+    assert main([*args[:-2], "--cache-dir", str(tmp_path / "d")]) == 1
+    assert "not-the-token" not in capsys.readouterr().err
