@@ -86,7 +86,6 @@ def build_planner(settings: PlannerSettings, actuator=None, source=None) -> tupl
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("planner.decisions").setLevel(logging.WARNING)  # JSON lines: --log-dir or --once stdout
     try:
         settings = parse_args(argv)
         planner, metrics = build_planner(settings)

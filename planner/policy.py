@@ -29,7 +29,6 @@ from planner.interpolation import DecodeInterpolator, PrefillInterpolator
 from planner.prometheus import Observation
 
 Action = Literal["scale_up", "scale_down", "scale", "no_change", "hold"]
-LOAD_FIELDS = ("isl", "osl", "ttft_ms", "itl_ms", "request_duration_s")
 
 
 @dataclass(frozen=True)
