@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 from gitops_sla import layout  # noqa: E402
 from gitops_sla.git import Mirror, build_tree  # noqa: E402
-from gitops_sla.models import RepoConfig  # noqa: E402
 from gitops_sla.reconcile import output as out  # noqa: E402
 from gitops_sla.reconcile.engine import Reconciler  # noqa: E402
 from gitops_sla.reconcile.offline import offline_profile  # noqa: E402

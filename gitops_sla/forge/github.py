@@ -142,6 +142,10 @@ class GitHubForge:
         response = self._call("PATCH", f"/pulls/{number}", json={"title": title, "body": body})
         return _pull(response.json())
 
+    def close_pull(self, number: int) -> PullRequest:
+        response = self._call("PATCH", f"/pulls/{number}", json={"state": "closed"})
+        return _pull(response.json())
+
 
 PullAction = Literal["created", "updated", "unchanged", "merged", "closed"]
 

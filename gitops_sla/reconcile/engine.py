@@ -234,8 +234,9 @@ class Reconciler:
         recorded = found[0] if found else None
         if blob is None:
             self._pending.discard(key)
-            if recorded is None:
-                return RequestOutcome(*key, "up-to-date"), None
+            if recorded is None:  # no output on the target branch; maybe a proposal in a pull request
+                closed = self._close_stale_pull(key)
+                return RequestOutcome(*key, "deleted" if closed else "up-to-date", pull_request=closed), None
             return self._delete(key, snapshot)
         if key[0] not in bases_cache:
             bases_cache[key[0]] = namespace_bases(snapshot, key[0])
@@ -324,7 +325,9 @@ class Reconciler:
                                     on_rejected=self._rejected)
             if pushed.commit:
                 self.metrics.commits.labels("direct").inc()
-            return RequestOutcome(*key, "generated", status.status.state, pushed.commit), pushed
+            closed = self._close_stale_pull(key)
+            action: Action = "generated" if pushed.commit else "up-to-date"
+            return RequestOutcome(*key, action, status.status.state, pushed.commit, closed), pushed
         branch = out.pr_branch(key)
         pushed = commit_to_side_branch(self.mirror, branch, self.branch, build,
                                        out.commit_subject(key, f"generate DGD for review ({sla})"), trailers,
@@ -383,7 +386,19 @@ class Reconciler:
                                 fetched=True, on_rejected=self._rejected)
         if pushed.commit:
             self.metrics.commits.labels("direct").inc()
-        return RequestOutcome(*key, "deleted", None, pushed.commit), pushed
+        return RequestOutcome(*key, "deleted", None, pushed.commit, self._close_stale_pull(key)), pushed
+
+    def _close_stale_pull(self, key: RequestKey) -> PullRequest | None:
+        """Close the request's open pull request, if any: its proposal is obsolete (the request was deleted
+        or now commits directly)."""
+        branch = out.pr_branch(key)
+        if self.forge is None or self.mirror.head(branch) is None:
+            return None
+        for pull in self.forge.pulls_for_branch(branch, self.branch):
+            if pull.state == "open":
+                log.info("%s/%s: closing obsolete pull request #%d", key[0], key[1], pull.number)
+                return self.forge.close_pull(pull.number)
+        return None
 
     def _ensure_pull(self, key: RequestKey, branch_snapshot: Snapshot) -> PullRequest | None:
         if self.forge is None:

@@ -19,10 +19,6 @@ REQ = "requests/team-a/chat.yaml"
 OUT = "generated/team-a/chat"
 
 
-def trailers_of(person, subject_filter: str) -> list[str]:
-    return [line for line in person.log("--format=%s%n%(trailers:only,unfold)").splitlines() if line]
-
-
 def test_create_with_real_profiler_then_idempotent(remote, tmp_path):
     person = remote.person(tmp_path / "person")
     person.write(REQ, request_yaml("chat"))

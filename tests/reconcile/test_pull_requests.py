@@ -106,3 +106,26 @@ def test_forge_token_never_appears_in_errors(remote, tmp_path, profile_cache):
     report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=good).run_pass(full=True)
     assert report.commits == [] and len(fake.pulls) == 1
     fake.stop()
+
+
+def test_switch_to_auto_apply_or_delete_closes_the_open_pull_request(remote, tmp_path, profile_cache):
+    fake, forge = _forge(remote)
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat", auto_apply=False))
+    person.write("requests/team-a/other.yaml", request_yaml("other", auto_apply=False))
+    person.commit_and_push("two requests for review")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge)
+    reconciler.run_pass(full=True)
+    assert [p["state"] for p in fake.pulls] == ["open", "open"]
+
+    person.write(REQ, request_yaml("chat", auto_apply=True))
+    person.remove("requests/team-a/other.yaml")
+    person.commit_and_push("chat goes straight to main; other is dropped")
+    report = reconciler.run_pass()
+    actions = {o.name: o.action for o in report.worked}
+    assert actions == {"chat": "generated", "other": "deleted"}
+    assert {p["head"]["ref"]: p["state"] for p in fake.pulls} == {BRANCH: "closed", "gitops-sla/team-a/other": "closed"}
+    assert reconciler.run_pass().idle
+    status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
+    assert status["status"]["state"] == "Deploying"
+    fake.stop()

@@ -18,7 +18,6 @@ from conftest import cached_reconciler, request_yaml, seed_remote
 from support.fake_github import FakeGitHub
 from support.git_http import git
 
-from gitops_sla.forge import ForgeSettings, GitHubForge
 
 NAMES = ["alpha", "bravo", "charlie", "delta"]
 
