@@ -7,10 +7,12 @@ from pydantic.alias_generators import to_camel
 
 
 class StrictModel(BaseModel):
-    """A model read from files people write: camelCase keys only (as Kubernetes reads them), no unknown keys."""
+    """A model read from files people write: camelCase keys only and strict types (as Kubernetes checks a CRD:
+    `autoApply: "true"` is a string, not a boolean), no unknown keys."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         alias_generator=to_camel,
         validate_by_alias=True,
         validate_by_name=False,
