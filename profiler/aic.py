@@ -124,6 +124,8 @@ def systems_for_backend(backend: str) -> list[str]:
 
 def resolve_system(requested: str | None, backend: str) -> tuple[str, list[str]]:
     """The AI Configurator system name for `requested`, and any warning about how it was read."""
+    if requested and _sdk().get_version_slots(requested.strip().lower(), backend):
+        return requested.strip().lower(), []
     supported = systems_for_backend(backend)
     if not requested:
         raise ProfilingError(

@@ -114,3 +114,9 @@ def test_npz_is_reproducible_and_loads_like_numpy_savez():
         assert data["prefill_isl"].tolist() == [100, 200, 300] and data["prefill_ttft"].dtype == np.float64
     with np.load(io.BytesIO(to_npz(surface))) as data:
         assert data["max_kv_tokens"].tolist() == [1000] and data["z_itl"].tolist() == [5.0, 6.0]
+
+
+def test_extracted_dgd_schema_matches_the_vendored_crd():
+    from profiler.render.schema import SCHEMA_JSON, crd_schema, schema_json_text
+
+    assert SCHEMA_JSON.read_text() == schema_json_text(crd_schema()), "run write_schema_json()"
