@@ -159,3 +159,17 @@ def test_bad_credentials_fail_fast_and_push_nothing(remote, tmp_path):
     report = Reconciler(mirror, offline_backend()).run_pass()
     assert report.error and "wrong" not in report.error
     assert remote.branch_sha("main") == head
+
+
+def test_tenancy_violation_fails_without_output(remote, tmp_path, profile_cache):
+    person = remote.person(tmp_path / "person")
+    text = request_yaml("chat").replace("  deploymentOverrides:\n", "  deploymentOverrides:\n    namespace: prod\n")
+    person.write(REQ, text)
+    person.commit_and_push("deploy into someone else's namespace")
+    report = cached_reconciler(remote, tmp_path / "cache", profile_cache).run_pass(full=True)
+    assert [(o.action, o.state) for o in report.worked] == [("failed", "Failed")]
+    person.pull()
+    assert sorted(p.name for p in (person.root / OUT).iterdir()) == ["status.yaml"]
+    status = yaml.safe_load((person.root / OUT / "status.yaml").read_text())
+    [issue] = status["issues"]
+    assert issue["path"] == "spec.deploymentOverrides.namespace" and "tenancy" in issue["message"]
