@@ -19,7 +19,7 @@ from planner.policy import Interpolators, PolicyConfig, Replicas
 from planner.predictors import make_predictor
 from planner.profile_data import load_profile_data
 from planner.prometheus import PrometheusClient, queries
-from tests.support.prometheus import Series, run_prometheus
+from tests.support.prometheus import run_prometheus
 
 END = (int(time.time()) // 3600) * 3600 - 7200  # whole hours, safely in the past
 START = END - 3600
