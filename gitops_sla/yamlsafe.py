@@ -9,7 +9,8 @@ slower; PyYAML's composer hooks are the smaller surface. Without libyaml the pur
 
 Rules for every file: at most 1 MiB, UTF-8 text (no NUL or other control bytes), exactly one document,
 a mapping at the top level, no duplicate keys, no anchors/aliases/merge keys, no custom tags, nesting at
-most 64 levels. Every violation is a `YamlError` with `file:line:column` (1-based).
+most 64 levels, keys are text (YAML 1.1 reads `on:` as a boolean and `1:` as a number; quote them). Every
+violation is a `YamlError` with `file:line:column` (1-based).
 """
 
 from __future__ import annotations
@@ -251,22 +252,17 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 raise self.loader._fail(key_node.start_mark, f"a key must be a plain value, not {_kind(key_node)}")
             key = self._scalar(key_node)
-            if isinstance(key, (list, dict)) or not _hashable(key):
-                raise self.loader._fail(key_node.start_mark, "a key must be a plain value")
+            if not isinstance(key, str):
+                raise self.loader._fail(
+                    key_node.start_mark,
+                    f"key {key_node.value!r} is read as {type(key).__name__}, not text; put it in quotes",
+                )
             if key in result:
                 first = self.positions[path + (key,)].key
                 where = f" (first at line {first.line})" if first else ""
                 raise self.loader._fail(key_node.start_mark, f"duplicate key '{key}'{where}; keep one of them")
             result[key] = self.build(value_node, path + (key,), _mark(key_node.start_mark))
         return result
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def load_yaml(source: bytes | str, file: str = "<input>") -> LoadedYaml:

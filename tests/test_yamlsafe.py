@@ -78,6 +78,9 @@ def test_camel_and_snake_spellings_resolve_to_the_key_in_the_file() -> None:
         ("a: !!python/name:os.system\n", 1, 4, "custom YAML tags"),
         ("a: !!set {x}\n", 1, 4, "custom YAML tags"),
         ("? [a]\n: 1\n", 1, 3, "a key must be a plain value"),
+        ("labels:\n  on: x\n", 2, 3, "key 'on' is read as bool, not text; put it in quotes"),
+        ("1: x\n", 1, 1, "key '1' is read as int"),
+        ("~: x\n", 1, 1, "key '~' is read as NoneType"),
         ("a: b: c\n", 1, 5, "mapping values are not allowed"),
         ("a:\n\tb: 1\n", 2, 1, "invalid YAML"),
         ("a: 'open\n", 2, 1, "invalid YAML"),
@@ -107,6 +110,10 @@ def test_binary_and_non_utf8_are_refused(raw: bytes, line: int, column: int, mes
     error = _error(raw)
     assert (error.line, error.column) == (line, column)
     assert message in error.message
+
+
+def test_quoted_keys_are_text() -> None:
+    assert load_yaml("'on': x\n\"1\": y\n", "f.yaml").data == {"on": "x", "1": "y"}
 
 
 def test_utf8_bom_and_unicode_text_are_accepted() -> None:
