@@ -433,6 +433,10 @@ def _check_request_semantics(
         if value and value != spec.backend:
             collector.add(path, f"AI Configurator backend '{value}' differs from spec.backend '{spec.backend}'; "
                           "remove it or make them equal")
+    named_system = config.sweep.aic_system or config.aic.system
+    if config.hardware.gpu_type and named_system and config.hardware.gpu_type != named_system:
+        collector.add(_PROFILE_CONFIG + ("hardware", "gpuType"), f"ignored: AI Configurator uses the system "
+                      f"'{named_system}' named in the sweep/aic settings; make them equal", severity="warning")
     engine_backend = _get(data, *_PROFILE_CONFIG, "engine", "backend")
     if engine_backend is not None and engine_backend != spec.backend:
         collector.add(_PROFILE_CONFIG + ("engine", "backend"), f"ignored: spec.backend '{spec.backend}' replaces it "

@@ -170,6 +170,16 @@ def test_overwritten_fields_are_warnings() -> None:
     assert "warning: ignored: spec.backend 'vllm' replaces it" in str(result.issues[0])
 
 
+def test_gpu_type_disagreeing_with_the_aic_system_is_a_warning() -> None:
+    text = REQUEST.replace("sla: {", "hardware: {gpu_type: h100_sxm}\n      sweep: {aicSystem: h200_sxm}\n      sla: {")
+    result = validate_request_file(text.encode(), file="f.yaml")
+    assert result.ok
+    assert [str(i) for i in result.issues] == [
+        "f.yaml:13:28: spec.profilingConfig.config.hardware.gpu_type: warning: ignored: AI Configurator uses the "
+        "system 'h200_sxm' named in the sweep/aic settings; make them equal"]
+    assert _issues(text.replace("h100_sxm", "h200_sxm")) == []
+
+
 def test_agreeing_backends_and_mocker_switches_pass() -> None:
     text = REQUEST.replace("sla: {", "sweep: {aicBackend: vllm}\n      aic: {backend: vllm}\n      sla: {").replace(
         "  backend: vllm", "  backend: vllm\n  useMocker: true\n  deployMocker: true")
