@@ -180,6 +180,30 @@ def resolve_target(*, system: str | None, backend: str, version: str | None, mod
     return AicTarget(resolved_system, backend, resolved_version, resolve_model(model)), warnings + version_warnings
 
 
+def support_matrix_warning(target: AicTarget) -> str | None:
+    """A warning when AI Configurator's own support matrix marks this disaggregated setup as failing."""
+    import csv
+
+    for root in _sdk().get_systems_paths():
+        path = Path(root) / "support_matrix" / f"{target.system}.csv"
+        if not path.exists():
+            continue
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if (row["HuggingFaceID"], row["Backend"], row["Version"], row["Mode"]) == (
+                    target.model, target.backend, target.version, "disagg"
+                ):
+                    if row["Status"] in ("PASS", "HYBRID_PASS"):
+                        return None
+                    message = (row.get("ErrMsg") or "").replace("\\n", "\n").strip()
+                    reason = f" ({message.splitlines()[-1][:200]})" if message else ""
+                    return (
+                        f"AI Configurator's support matrix marks {target.model} disaggregated on {target.system} "
+                        f"{target.backend} {target.version} as {row['Status']}{reason}; treat the estimates with care"
+                    )
+    return None
+
+
 # --------------------------------------------------------------------------------------------------
 # Estimates
 # --------------------------------------------------------------------------------------------------

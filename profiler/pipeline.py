@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from profiler import interpolation
-from profiler.aic import AicTarget, Estimator, resolve_target
+from profiler.aic import AicTarget, Estimator, resolve_target, support_matrix_warning
 from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
 from profiler.findings import Findings, profile_json
@@ -114,6 +114,8 @@ def profile(request: ProfileRequest) -> ProfileResult:
         system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model
     )
     warnings += target_warnings
+    support_warning = support_matrix_warning(target)
+    warnings += [support_warning] if support_warning else []
     estimator = _estimator(target)
     shape = estimator.model_shape(config.engine.is_moe_model)
     gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node

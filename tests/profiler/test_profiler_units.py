@@ -120,3 +120,13 @@ def test_extracted_dgd_schema_matches_the_vendored_crd():
     from profiler.render.schema import SCHEMA_JSON, crd_schema, schema_json_text
 
     assert SCHEMA_JSON.read_text() == schema_json_text(crd_schema()), "run write_schema_json()"
+
+
+def test_support_matrix_failures_become_warnings():
+    from profiler.aic import AicTarget, support_matrix_warning
+
+    assert support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "Qwen/Qwen3-32B")) is None
+    warning = support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "deepseek-ai/DeepSeek-V4-Flash"))
+    assert "as HW_INCOMPATIBLE (h200_sxm (SM90) does not support FP4" in warning
+    failing = support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "deepseek-ai/DeepSeek-V3.2"))
+    assert "as FAIL (" in failing and "Traceback" not in failing
