@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 REPLICAS_FILE = "replicas.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"
 TRAILER = "Gitops-Sla-Planner"
+HISTORY_DEPTH = 200
 
 
 def _yaml() -> YAML:
@@ -73,6 +74,7 @@ class GitActuator:
         self.service_flags = (prefill_service, decode_service)
         self.pending: _Pending | None = None
         self.last_commit_at: float | None = None
+        self._history_read = False
         self.pr_branch = f"gitops-sla/planner/{namespace}/{dgd_name}"
 
     # -- reading what Git holds -------------------------------------------------------------------------
@@ -104,6 +106,22 @@ class GitActuator:
                     return default if value is None else int(value)  # null: the release form (patch mode)
                 replicas = Replicas(held("prefill", replicas.prefill), held("decode", replicas.decode))
         return services, replicas
+
+    def _previous_commit_time(self) -> float | None:
+        """Commit time of this planner's newest commit (trailer) on the branch it commits to, so a restarted
+        planner keeps the commit period. Looks back `HISTORY_DEPTH` first-parent commits."""
+        branch = self.pr_branch if self.forge is not None else self.branch
+        commit_id = self.mirror.head(branch)
+        marker = f"{TRAILER}: {self.namespace}/{self.dgd_name}"
+        repo = self.mirror.repo
+        for _ in range(HISTORY_DEPTH):
+            if commit_id is None:
+                return None
+            commit = repo.get(commit_id)
+            if marker in commit.message.splitlines():
+                return float(commit.commit_time)
+            commit_id = str(commit.parent_ids[0]) if commit.parent_ids else None
+        return None
 
     def _head_snapshot(self) -> Snapshot:
         self.mirror.fetch()
@@ -148,6 +166,9 @@ class GitActuator:
             self.pending = _Pending(target, 1)
         if self.pending.count < self.persist_intervals:
             return {"result": "pending", "persisted": self.pending.count, "needed": self.persist_intervals}
+        if not self._history_read:
+            self._history_read = True
+            self.last_commit_at = self.last_commit_at or self._previous_commit_time()
         if self.last_commit_at is not None and now - self.last_commit_at < self.commit_period_s:
             return {"result": "rate_limited", "next_commit_after_s": self.commit_period_s - (now - self.last_commit_at)}
         trailers = {TRAILER: f"{self.namespace}/{self.dgd_name}"}

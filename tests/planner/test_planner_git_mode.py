@@ -3,6 +3,7 @@ pull requests, and the result rendered by `kubectl kustomize` as Argo CD or Flux
 
 import shutil
 import subprocess
+import time
 
 import pygit2
 import pytest
@@ -164,3 +165,13 @@ def test_missing_dgd_in_git_fails_clearly(tmp_path):
     outcome = git_actuator.apply(decide((2, 2), None), 0.0)
     assert outcome["result"] == "failed" and "no DynamoGraphDeployment manifest in generated/team-a/llm" in outcome["error"]
     assert len(log_of(repo)) == 1
+
+
+def test_a_restarted_planner_keeps_the_commit_period(remote, tmp_path):
+    now = time.time()
+    first = actuator(remote, tmp_path, persist_intervals=1, commit_period_s=600)
+    assert first.apply(decide((2, 2), Replicas(1, 1)), now)["result"] == "committed"
+    restarted = actuator(remote, tmp_path, persist_intervals=1, commit_period_s=600)
+    assert restarted.apply(decide((4, 4), restarted.current()), now + 60)["result"] == "rate_limited"
+    assert restarted.apply(decide((4, 4), restarted.current()), now + 700)["result"] == "committed"
+    assert len(log_of(remote)) == 3
