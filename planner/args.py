@@ -24,6 +24,12 @@ ACTUATOR_MODES = ("patch", "git", "advisory")
 DYNAMO_PLANNING_MODES = ("disagg", "prefill", "decode", "agg")
 SERVICE_ACCOUNT_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 PREDICTOR_SUBSTITUTES = {"prophet": "arima"}
+# Flags of other Dynamo planner versions that this planner does not implement: accepted with a warning, so a DGD
+# rendered by Dynamo does not crash-loop. Any other unknown flag is an error.
+DYNAMO_FLAGS_NOT_IMPLEMENTED = ("--isl", "--osl", "--enable-throughput-scaling", "--disable-throughput-scaling",
+                                "--enable-loadbased-scaling", "--global-planner-namespace",
+                                "--max-throughput-scaling-replicas", "--min-gpu-budget")
+DYNAMO_FLAG_PREFIXES_NOT_IMPLEMENTED = ("--loadbased-", "--load-")
 
 
 class UsageError(ValueError):
@@ -57,7 +63,7 @@ def _add_flag(parser: argparse.ArgumentParser, flag: PlannerFlag) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """An argparse parser with every flag of the shared table."""
     parser = argparse.ArgumentParser(
-        prog="python -m planner",
+        prog="python -m planner", allow_abbrev=False,
         description="SLA planner: reads the frontend's metrics from Prometheus and sizes prefill and decode "
                     "replicas from the profiled interpolation data.",
     )
@@ -154,7 +160,16 @@ def _require_positive(name: str, value: int | float | None) -> None:
 def parse_args(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> PlannerSettings:
     """Parse and resolve the planner's flags; raises `UsageError` on an unusable combination."""
     env = dict(os.environ) if env is None else env
-    ns = build_parser().parse_args(argv)
+    parser = build_parser()
+    ns, unknown = parser.parse_known_args(argv)
+    ignored = [arg for arg in unknown if arg.startswith("--") and (
+        arg.split("=", 1)[0] in DYNAMO_FLAGS_NOT_IMPLEMENTED
+        or arg.startswith(DYNAMO_FLAG_PREFIXES_NOT_IMPLEMENTED))]
+    rest = [arg for arg in unknown if arg not in ignored]
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if ignored:
+        log.warning("ignoring Dynamo planner flags this planner does not implement: %s", " ".join(ignored))
     mode = _resolve_mode(ns)
     for name in ("adjustment_interval", "ttft", "itl"):
         _require_positive(name.replace("_", "-"), getattr(ns, name))

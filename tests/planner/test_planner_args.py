@@ -72,3 +72,13 @@ def test_unusable_combinations_say_what_to_change(argv, words):
 
 def test_bool_flag_accepts_explicit_false():
     assert parse_args(["--no-correction=false"], env={}).no_correction is False
+
+
+def test_other_dynamo_versions_flags_are_ignored_with_a_warning_but_typos_fail(caplog):
+    with caplog.at_level(logging.WARNING):
+        s = parse_args(["--enable-loadbased-scaling", "--loadbased-adjustment-interval=5", "--isl=3000",
+                        "--ttft=100"], env={})
+    assert s.ttft == 100.0
+    assert "--enable-loadbased-scaling --loadbased-adjustment-interval=5 --isl=3000" in caplog.text
+    with pytest.raises(SystemExit):
+        parse_args(["--ttf=100"], env={})
