@@ -229,6 +229,7 @@ def unknown_key_message(model: type[BaseModel] | None, key: Any) -> str:
 _SAME_SETTING = re.compile(r"^'([^']+)' and '([^']+)' are the same setting")
 _SECRET_KEY = re.compile(r"^'([^']+)' would put a secret into Git")
 _DISAGREE = re.compile(r"^\S+ \(.*\) and (\S+) \(.*\) disagree")
+_LEADING_FIELD = re.compile(r"^((?:sla|hardware|sweep|aic|deployment|engine)\.\w+) ")
 _KIND_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
@@ -275,6 +276,8 @@ def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[B
             loc = loc + tuple(disagree.group(1).split("."))
         elif "min_num_gpus_per_engine" in message and loc and loc[-1] == "hardware":
             loc = loc + ("min_num_gpus_per_engine",)
+        elif leading := _LEADING_FIELD.match(message):
+            loc = loc + tuple(leading.group(1).split("."))
         collector.add(loc, message)
         return
     collector.add(loc, f"{message} (got {_shown(value)})")

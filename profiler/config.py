@@ -129,6 +129,9 @@ class SweepConfig(Section):
     webui_port: NonNegativeInt | None = None
     skip_existing_results: bool = False
     force_rerun: bool = False
+    # Shown in Dynamo's troubleshooting docs ("reduce search space"); they set the hardware GPU range.
+    min_num_gpus: NonNegativeInt | None = None
+    max_num_gpus: NonNegativeInt | None = None
 
 
 class AICConfig(Section):
@@ -200,6 +203,32 @@ class ProfileConfig(Section):
                 raise ValueError(value_error)
             normalised[snake] = item
         return normalised
+
+    @model_validator(mode="after")
+    def _sweep_gpu_range_sets_hardware(self) -> "ProfileConfig":
+        """`sweep.min_num_gpus`/`max_num_gpus` (as Dynamo's docs write them) fill the hardware GPU range."""
+        update: dict[str, int] = {}
+        for sweep_name, hardware_name in (("min_num_gpus", "min_num_gpus_per_engine"),
+                                          ("max_num_gpus", "max_num_gpus_per_engine")):
+            wanted = getattr(self.sweep, sweep_name)
+            current = getattr(self.hardware, hardware_name)
+            if wanted is None:
+                continue
+            if current and current != wanted:
+                raise ValueError(f"sweep.{sweep_name} ({wanted}) and hardware.{hardware_name} ({current}) disagree; "
+                                 "keep one of them")
+            update[hardware_name] = wanted
+        if not update:
+            return self
+        low = update.get("min_num_gpus_per_engine", self.hardware.min_num_gpus_per_engine)
+        high = update.get("max_num_gpus_per_engine", self.hardware.max_num_gpus_per_engine)
+        if low and high and low > high:
+            if "min_num_gpus_per_engine" in update:
+                raise ValueError(f"sweep.min_num_gpus ({low}) is greater than the most GPUs per engine ({high}); "
+                                 "lower the minimum or raise the maximum")
+            raise ValueError(f"sweep.max_num_gpus ({high}) is less than the fewest GPUs per engine ({low}); "
+                             "lower the minimum or raise the maximum")
+        return self.model_copy(update={"hardware": self.hardware.model_copy(update=update)})
 
     @model_validator(mode="after")
     def _aic_settings_agree(self) -> "ProfileConfig":

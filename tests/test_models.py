@@ -121,6 +121,13 @@ def test_to_profile_config_namespace_argument_and_default() -> None:
     assert request.to_profile_config(None).engine.config == ""
 
 
+def test_sweep_gpu_range_from_dynamo_docs_fills_the_hardware_range() -> None:
+    data = _request()
+    data["spec"]["profilingConfig"]["config"]["sweep"] = {"minNumGpus": 4, "maxNumGpus": 8}
+    hardware = DynamoGraphDeploymentRequest.model_validate(data).to_profile_config(None).hardware
+    assert (hardware.min_num_gpus_per_engine, hardware.max_num_gpus_per_engine) == (4, 8)
+
+
 def test_dgd_name_and_namespace() -> None:
     request = DynamoGraphDeploymentRequest.model_validate(
         _request(deploymentOverrides={"name": "chat-dgd", "namespace": "serving"})
