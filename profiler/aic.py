@@ -7,7 +7,8 @@ performance database and caches the models it builds, so a profiling run loads t
 Resolution rules:
 - system: `sweep.aic_system`, `aic.system` or `hardware.gpu_type`, lower-cased; `h200` means `h200_sxm`.
 - backend version: the requested one when AI Configurator bundles it (exact version or a slot alias
-  `current`/`previous`/`next`), else the closest bundled version, with a warning; none requested: `current`.
+  `current`/`previous`/`next`), else the closest bundled version (the newest one not newer than the request,
+  else the oldest), with a warning; none requested: AI Configurator's `current` slot, as its CLI does.
 - model: a Hugging Face id AI Configurator bundles a config for, or a legacy enum name (`QWEN3_32B`).
   Anything else fails, listing what is supported: offline profiling never downloads from a model hub.
 """

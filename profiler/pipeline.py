@@ -57,6 +57,17 @@ def _ignored_settings(config: ProfileConfig) -> list[str]:
     return warnings
 
 
+def _base_config_warnings(request: ProfileRequest) -> list[str]:
+    config = request.config
+    if request.base_config is None and config.engine.backend == "trtllm" and "qwen3" not in config.deployment.model.lower():
+        return [
+            "Dynamo's TensorRT-LLM disagg.yaml points the workers at Qwen3 engine configs "
+            "(--extra-engine-args .../engine_configs/qwen3/*.yaml); give a base config with engine configs for "
+            f"{config.deployment.model}"
+        ]
+    return []
+
+
 def _gpu_range(config: ProfileConfig, estimator: Estimator, shape: ModelShape, gpus_per_node: int) -> list[int]:
     hardware = config.hardware
     low, high = hardware.min_num_gpus_per_engine, hardware.max_num_gpus_per_engine
@@ -109,7 +120,7 @@ def _unattainable(choice: EngineChoice) -> str:
 def profile(request: ProfileRequest) -> ProfileResult:
     """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots."""
     config = request.config
-    warnings = _ignored_settings(config)
+    warnings = _ignored_settings(config) + _base_config_warnings(request)
     target, target_warnings = resolve_target(
         system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model
     )

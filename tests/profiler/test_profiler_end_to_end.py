@@ -48,6 +48,7 @@ def test_dense_model_renders_a_valid_dgd_with_the_chosen_mappings(run_profile, b
     dgd = load(result, "dgd.yaml")
     assert set(result.files) == EXPECTED_FILES
     assert schema_errors(dgd) == []
+    assert result.warnings == []
     assert result.sla_met and result.prefill.meets_sla and result.decode.meets_sla
     assert result.prefill.latency_ms <= 500.0 and result.decode.latency_ms <= 30.0
     prefill_key, decode_key = WORKER_KEYS[backend]
@@ -144,6 +145,7 @@ def test_deepseek_moe_sweeps_tep_and_dep_and_renders_multinode_engines(run_profi
     assert min(p["num_gpus"] for p in sweep["decode_sweep"]) >= 8
     dgd = load(result, "dgd.yaml")
     assert schema_errors(dgd) == []
+    assert any("Qwen3 engine configs" in w for w in result.warnings) == (backend == "trtllm")
     for key, choice in zip(WORKER_KEYS[backend], (result.prefill, result.decode)):
         service = dgd["spec"]["services"][key]
         assert service["resources"]["limits"]["gpu"] == str(min(choice.num_gpus, 8))
@@ -327,3 +329,20 @@ def test_estimates_match_ai_configurators_own_static_run():
         model, database, aic_config.RuntimeConfig(batch_size=1, beam_width=1, isl=3000, osl=5), "static_ctx", stride=32
     ).get_summary_df().iloc[0]
     assert estimator.prefill_ttft(ParallelMapping("TP", 4), 3000) == pytest.approx(prefill_row["context_latency"], abs=5.1e-4)
+
+
+def test_a_base_planner_service_of_this_project_keeps_its_image(run_profile):
+    from profiler.pipeline import BASE_CONFIGS
+
+    base = yaml.safe_load((BASE_CONFIGS / "sglang" / "disagg.yaml").read_text())
+    base["spec"]["services"]["Planner"] = {
+        "componentType": "planner",
+        "envFromSecret": "git-token",
+        "extraPodSpec": {"mainContainer": {"image": "registry.example/gitops-sla:1.2.3", "command": ["python3", "-m", "planner"]}},
+    }
+    result = run_profile(make_request("sglang", base_config=base, extra={"planner": {"planner_mode": "git"}}))
+    planner = load(result, "dgd.yaml")["spec"]["services"]["Planner"]
+    assert planner["envFromSecret"] == "git-token"
+    assert planner["extraPodSpec"]["mainContainer"]["image"] == "registry.example/gitops-sla:1.2.3"
+    assert "--mode=git" in planner["extraPodSpec"]["mainContainer"]["args"]
+    assert "this project's planner" in result.files["report.md"].decode()
