@@ -287,10 +287,13 @@ class Estimator:
         return self._models[key]
 
     def _model_config(self, mapping: ParallelMapping, role: EngineRole) -> Any:
-        from aiconfigurator.sdk.moe_comm_resolver import resolve_model_config_moe_comm
         from aiconfigurator_core.sdk.config_builders import build_model_config
 
         model_config = build_model_config(**mapping.aic_parallelism(self.has_experts))
+        if mapping.expert_split == 1:  # no expert parallelism: nothing for the MoE communication resolver
+            return model_config
+        from aiconfigurator.sdk.moe_comm_resolver import resolve_model_config_moe_comm
+
         resolve_model_config_moe_comm(
             model_config,
             model_path=self.target.model,
