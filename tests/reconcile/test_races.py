@@ -135,7 +135,13 @@ def test_reconciler_killed_at_random_points_converges_without_duplicates(git_ser
         cache = tmp_path / f"crash-cache-{attempt}"
         victim = subprocess.Popen(_reconcile_cmd(remote, cache, profile_cache), env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, full_run))
+        if attempt == 0:  # right after its first push: certainly in the middle of the pass
+            seed_head = remote.branch_sha("main")
+            while remote.branch_sha("main") == seed_head and victim.poll() is None:
+                time.sleep(0.005)
+            assert victim.poll() is None, "the reconciler finished before it could be killed"
+        else:
+            time.sleep(rng.uniform(0.3, full_run))
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         for _ in range(2):  # restart, then once more: the second run must find nothing to do
