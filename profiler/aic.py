@@ -210,6 +210,18 @@ def support_matrix_warning(target: AicTarget) -> str | None:
 # --------------------------------------------------------------------------------------------------
 
 
+def estimation_failed(error: BaseException) -> bool:
+    """Whether `error` is AI Configurator failing on one estimate (missing data, unsupported shape, or a panic
+    in its Rust core, which arrives as a `BaseException`) rather than the process being stopped."""
+    return not isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError))
+
+
+def describe(error: BaseException) -> str:
+    """One short line for a failed estimate."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+
+
 @dataclass(frozen=True)
 class DecodeEstimate:
     itl_ms: float

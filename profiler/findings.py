@@ -68,7 +68,6 @@ def profile_json(findings: Findings) -> bytes:
             }
             for p in findings.sweep.decode
         ],
-        "skipped": findings.sweep.skipped,
         "warnings": findings.warnings,
         "notes": findings.notes,
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from profiler.aic import Estimator
+from profiler.aic import Estimator, describe, estimation_failed
 from profiler.errors import ProfilingError
 from profiler.search_space import ParallelMapping
 from profiler.sweep import get_num_request_range
@@ -76,21 +76,29 @@ def prefill_curve(
             f"set engine.maxContextLength above {100 + PREFILL_CONTEXT_HEADROOM}"
         )
     isls, ttfts, thpts = [], [], []
-    too_big = []
+    too_big: list[int] = []
+    failed: list[str] = []
     for isl in range(100, limit, max(1, (limit - 100) // granularity)):
-        if not estimator.fits(mapping, "prefill", 1, isl, 1):
-            too_big.append(isl)
+        try:
+            if not estimator.fits(mapping, "prefill", 1, isl, 1):
+                too_big.append(isl)
+                continue
+            ttft = estimator.prefill_ttft(mapping, isl)
+        except BaseException as error:
+            if not estimation_failed(error):
+                raise
+            failed.append(f"ISL {isl}: {describe(error)}")
             continue
-        ttft = estimator.prefill_ttft(mapping, isl)
         isls.append(isl)
         ttfts.append(ttft)
         thpts.append(isl / ttft / mapping.num_gpus * 1000 * mapping.attention_dp_size)
+    notes = [f"prefill interpolation left out ISL {too_big} (does not fit in memory)"] if too_big else []
+    notes += [f"prefill interpolation left out {point} (AI Configurator cannot estimate it)" for point in failed]
     if len(isls) <= 2:
         raise ProfilingError(
-            f"only {len(isls)} prefill interpolation points fit in memory for {mapping.label}; "
-            "raise hardware.minNumGpusPerEngine or lower engine.maxContextLength"
+            f"only {len(isls)} prefill interpolation points could be estimated for {mapping.label} "
+            f"({'; '.join(notes) or 'none'}); raise hardware.minNumGpusPerEngine or lower engine.maxContextLength"
         )
-    notes = [f"prefill interpolation left out ISL {too_big} (does not fit in memory)"] if too_big else []
     return PrefillCurve(isls, ttfts, thpts), notes
 
 
@@ -114,10 +122,16 @@ def decode_surface(
             notes.append(f"decode interpolation stops at ISL {isl}: {max_kv_tokens} KV tokens hold no request")
             break
         for concurrency in get_num_request_range(dp, max_concurrency, granularity):
-            if not estimator.fits(mapping, "decode", max(1, concurrency // dp), isl, osl):
-                left_out += 1
+            try:
+                if not estimator.fits(mapping, "decode", max(1, concurrency // dp), isl, osl):
+                    left_out += 1
+                    continue
+                estimate = estimator.decode(mapping, isl, osl, concurrency)
+            except BaseException as error:
+                if not estimation_failed(error):
+                    raise
+                notes.append(f"decode interpolation left out ISL {isl} x {concurrency}: {describe(error)}")
                 continue
-            estimate = estimator.decode(mapping, isl, osl, concurrency)
             x_kv.append((isl + osl / 2) * concurrency / max_kv_tokens)
             y_ctx.append(isl + osl / 2)
             z_itl.append(estimate.itl_ms)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from profiler.aic import Estimator
+from profiler.aic import Estimator, describe, estimation_failed
 from profiler.search_space import EngineRole, ModelShape, ParallelMapping, candidate_mappings
 
 DECODE_MAX_CONCURRENCY = 2000  # Dynamo's cap on the decode concurrency sweep
@@ -53,10 +53,6 @@ def get_num_request_range(attn_dp_size: int, engine_max_concurrency: int, granul
     return [attn_dp_size + int(i * step) * attn_dp_size for i in range(granularity)]
 
 
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {str(error).splitlines()[0][:200]}" if str(error) else type(error).__name__
-
-
 def _candidates(gpu_counts: list[int], model: ModelShape, role: EngineRole, notes: list[str]) -> list[ParallelMapping]:
     mappings: list[ParallelMapping] = []
     for count in gpu_counts:
@@ -77,8 +73,10 @@ def sweep(
                 result.skipped.append(f"prefill {mapping.label}: the weights and one {isl}-token request do not fit")
                 continue
             ttft = estimator.prefill_ttft(mapping, isl)
-        except Exception as error:  # AI Configurator raises many types for missing data
-            result.skipped.append(f"prefill {mapping.label}: AI Configurator cannot estimate it ({_describe(error)})")
+        except BaseException as error:  # AI Configurator raises many types for missing data
+            if not estimation_failed(error):
+                raise
+            result.skipped.append(f"prefill {mapping.label}: AI Configurator cannot estimate it ({describe(error)})")
             continue
         thpt = isl / ttft / mapping.num_gpus * 1000 * mapping.attention_dp_size
         result.prefill.append(PrefillPoint(mapping, ttft, thpt))
@@ -95,8 +93,10 @@ def sweep(
                 (concurrency, estimator.decode(mapping, isl, osl, concurrency))
                 for concurrency in get_num_request_range(mapping.attention_dp_size, max_concurrency, granularity)
             ]
-        except Exception as error:
-            result.skipped.append(f"decode {mapping.label}: AI Configurator cannot estimate it ({_describe(error)})")
+        except BaseException as error:
+            if not estimation_failed(error):
+                raise
+            result.skipped.append(f"decode {mapping.label}: AI Configurator cannot estimate it ({describe(error)})")
             continue
         result.decode.extend(
             DecodePoint(mapping, concurrency, estimate.itl_ms, estimate.thpt_per_gpu, max_kv_tokens)

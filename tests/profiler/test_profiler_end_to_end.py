@@ -146,6 +146,8 @@ def test_deepseek_moe_sweeps_tep_and_dep_and_renders_multinode_engines(run_profi
     dgd = load(result, "dgd.yaml")
     assert schema_errors(dgd) == []
     assert any("Qwen3 engine configs" in w for w in result.warnings) == (backend == "trtllm")
+    if backend == "trtllm":  # AI Configurator 0.12.0 lacks cross-node EP data here: skipped and noted, not fatal
+        assert any(n.startswith("decode TEP=16: AI Configurator cannot estimate it") for n in sweep["notes"])
     for key, choice in zip(WORKER_KEYS[backend], (result.prefill, result.decode)):
         service = dgd["spec"]["services"][key]
         assert service["resources"]["limits"]["gpu"] == str(min(choice.num_gpus, 8))

@@ -130,3 +130,11 @@ def test_support_matrix_failures_become_warnings():
     assert "as HW_INCOMPATIBLE (h200_sxm (SM90) does not support FP4" in warning
     failing = support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "deepseek-ai/DeepSeek-V3.2"))
     assert "as FAIL (" in failing and "Traceback" not in failing
+
+
+def test_estimate_failures_are_told_apart_from_interruptions():
+    from profiler.aic import describe, estimation_failed
+
+    assert estimation_failed(ValueError("no data")) and estimation_failed(BaseException("rust panic"))
+    assert not estimation_failed(KeyboardInterrupt()) and not estimation_failed(SystemExit(1))
+    assert describe(ValueError("first line\nsecond")) == "ValueError: first line"
