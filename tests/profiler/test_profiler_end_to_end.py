@@ -348,3 +348,19 @@ def test_a_base_planner_service_of_this_project_keeps_its_image(run_profile):
     assert planner["extraPodSpec"]["mainContainer"]["image"] == "registry.example/gitops-sla:1.2.3"
     assert "--mode=git" in planner["extraPodSpec"]["mainContainer"]["args"]
     assert "this project's planner" in result.files["report.md"].decode()
+
+
+def test_this_projects_planner_loads_the_output_folder_and_the_configmap(run_profile, tmp_path):
+    from planner.profile_data import load_profile_data
+
+    result = run_profile(make_request("trtllm"))
+    for relative, content in result.files.items():
+        (tmp_path / "out" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / relative).write_bytes(content)
+    from_npz = load_profile_data(tmp_path / "out")
+    (tmp_path / "mount").mkdir()  # what the Planner sees: the ConfigMap's keys as files
+    for key, text in load(result, "planner-profile-data.yaml")["data"].items():
+        (tmp_path / "mount" / key).write_text(text)
+    from_configmap = load_profile_data(tmp_path / "mount")
+    decode = json.loads(result.files["decode_raw_data.json"])
+    assert from_npz.decode.max_kv_tokens == from_configmap.decode.max_kv_tokens == decode["max_kv_tokens"]
