@@ -122,9 +122,10 @@ def render_dgd(
 
 
 def _services(base: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(base, dict) or base.get("kind") != DGD_KIND:
-        raise ProfilingError(f"the base config must be a {DGD_KIND} (kind: {DGD_KIND}); got kind {base.get('kind')!r}"
-                             if isinstance(base, dict) else "the base config must be a YAML mapping")
+    if not isinstance(base, dict):
+        raise ProfilingError("the base config must be a YAML mapping (a DynamoGraphDeployment)")
+    if base.get("kind") != DGD_KIND:
+        raise ProfilingError(f"the base config must have kind: {DGD_KIND}; it has kind {base.get('kind')!r}")
     services = (base.get("spec") or {}).get("services")
     if not isinstance(services, dict) or not services:
         raise ProfilingError("the base config has no spec.services; start from Dynamo's disagg.yaml for the backend")
