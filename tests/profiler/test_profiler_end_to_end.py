@@ -364,3 +364,8 @@ def test_this_projects_planner_loads_the_output_folder_and_the_configmap(run_pro
     from_configmap = load_profile_data(tmp_path / "mount")
     decode = json.loads(result.files["decode_raw_data.json"])
     assert from_npz.decode.max_kv_tokens == from_configmap.decode.max_kv_tokens == decode["max_kv_tokens"]
+
+
+def test_a_base_config_of_another_kind_is_refused(run_profile):
+    with pytest.raises(ProfilingError, match="must have kind: DynamoGraphDeployment; it has kind 'Deployment'"):
+        run_profile(make_request("sglang", base_config={"apiVersion": "apps/v1", "kind": "Deployment"}))
