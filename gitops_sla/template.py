@@ -10,7 +10,8 @@ import pygit2
 
 from gitops_sla import layout
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "repo-template"
+# `repo-template/` at the project root; `gitops_sla/repo_template` links to it so wheels carry it too.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "repo_template"
 INITIAL_COMMIT_MESSAGE = "Initial GitOps repository from the gitops-sla template"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store")
 
