@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print("6. Commit log of main:")
         walker = mirror.repo.walk(mirror.head("main"), pygit2.enums.SortMode.TOPOLOGICAL)
         for commit in walker:
-            print(f"   {str(commit.id)[:12]} {commit.author.name}: {commit.message.splitlines()[0]}")
+            print(f"   {str(commit.id)[:12]} {commit.message.splitlines()[0]}  ({commit.author.name})")
             for key, value in commit.message_trailers.items():
                 print(f"   {'':12}   {key}: {value}")
         second = reconciler.run_pass()
