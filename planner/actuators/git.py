@@ -16,7 +16,7 @@ Rate limits, so that Git history and Argo CD/Flux syncs follow the trend, not th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -25,13 +25,12 @@ from gitops_sla.forge.github import ForgeError, GitHubForge, ensure_pull_request
 from gitops_sla.git import Changes, GitAuthError, GitSyncError, Mirror, PushConflict, Snapshot
 from gitops_sla.git import commit_changes, commit_to_side_branch
 from gitops_sla.layout import generated_file
+from gitops_sla.replicas_patch import REPLICAS_FILE, render_replicas_patch
 from planner.dgd import DgdError, resolve_services, service_replicas
 from planner.policy import Decision, Replicas
-from planner.replicas_patch import render_replicas_patch
 
 log = logging.getLogger(__name__)
 
-REPLICAS_FILE = "replicas.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"
 TRAILER = "Gitops-Sla-Planner"
 HISTORY_DEPTH = 200
@@ -144,7 +143,7 @@ class GitActuator:
             if kustomization is not None and REPLICAS_FILE.encode() not in kustomization:
                 log.warning("%s/%s does not list %s under patches: Argo CD/Flux will not apply the planner's "
                             "replicas until the reconciler adds it", self.folder, KUSTOMIZATION_FILE, REPLICAS_FILE)
-            return Changes({self.path: render_replicas_patch(self.dgd_name, services, target)})
+            return Changes({self.path: render_replicas_patch(self.dgd_name, services, asdict(target))})
         return build
 
     def _message(self, decision: Decision, target: Replicas) -> str:

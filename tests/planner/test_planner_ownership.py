@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.replicas_patch import initial_replicas_patch
+from gitops_sla.replicas_patch import initial_replicas_patch
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "repo-template" / "apps"
