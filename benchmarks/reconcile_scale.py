@@ -33,16 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 from gitops_sla import layout  # noqa: E402
 from gitops_sla.git import Mirror, build_tree  # noqa: E402
+from gitops_sla.models import RepoConfig  # noqa: E402
 from gitops_sla.reconcile import output as out  # noqa: E402
 from gitops_sla.reconcile.engine import Reconciler  # noqa: E402
+from gitops_sla.reconcile.inputs import Generator, spec_hash  # noqa: E402
 from gitops_sla.reconcile.offline import offline_profile  # noqa: E402
+from gitops_sla.reconcile.planner_settings import RepoPlannerKeys  # noqa: E402
 from gitops_sla.reconcile.profiling import InlineBackend, ProfileJob  # noqa: E402
-from gitops_sla.reconcile.inputs import spec_hash  # noqa: E402
 from gitops_sla.validation import validate_request_file  # noqa: E402
 from profiler.version import PROFILER_VERSION  # noqa: E402
 
 EXAMPLE = (ROOT / "gitops_sla/examples/quickstart-aic.yaml").read_text()
 SIG = pygit2.Signature("bench", "bench@example.com")
+GENERATOR = Generator(PROFILER_VERSION, RepoPlannerKeys.from_config(RepoConfig(), None).digest)  # default config
 SECTION = "## Reconciler at scale"
 NOTE = (
     'What the numbers mean: an idle pass is one ls-remote (libgit2 reads the refs of a path remote directly; over HTTP it is one round trip, here dominated by the test bridge starting a `git http-backend` process per request, so against a real forge the idle pass costs one network round trip). A cold pass is dominated by the clone; checking 10,000 requests reads no re'
@@ -71,12 +74,12 @@ def build_origin(path: Path, count: int, output) -> str:
         key = (f"ns{index // 100:03d}", f"r{index}")
         data = request_text(key[1])
         blob = str(pygit2.hash(data))
-        digest = spec_hash(blob, None, PROFILER_VERSION)
+        digest = spec_hash(key, blob, None, GENERATOR)
         status = out.generated_status(key, spec_hash=digest, source_commit="0" * 40, profiler_version=PROFILER_VERSION,
                                       output=output, model="Qwen/Qwen3-32B", backend="trtllm", auto_apply=True,
                                       branch="main")
         files[layout.request_path(*key)] = data
-        for name, content in out.generated_files(key, status, output).items():
+        for name, content in out.generated_files(key, status, output, out.replicas_plan(key, output), None).items():
             if content is not None:
                 files[name] = content
     files[layout.REPO_CONFIG_FILE] = b"apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\n"
@@ -106,7 +109,8 @@ def baseline_clone_and_scan(origin: Path, workdir: Path) -> float:
         digest = hashlib.sha1(b"blob %d\0" % request.stat().st_size + request.read_bytes()).hexdigest()
         status = target / "generated" / request.parent.name / request.stem / "status.yaml"
         recorded = _HASH.search(status.read_bytes()) if status.exists() else None
-        if recorded is None or recorded.group(1).decode() != spec_hash(digest, None, PROFILER_VERSION):
+        key = (request.parent.name, request.stem)
+        if recorded is None or recorded.group(1).decode() != spec_hash(key, digest, None, GENERATOR):
             stale += 1
     elapsed = time.perf_counter() - started
     assert stale == 0, f"baseline found {stale} stale requests"

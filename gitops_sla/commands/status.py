@@ -18,16 +18,19 @@ from typing import Any
 from gitops_sla import layout
 from gitops_sla.commands.reconcile import add_repo_arguments, open_mirror
 from gitops_sla.git import GitSyncError, Mirror, Snapshot
-from gitops_sla.models import RequestStatusFile
+from gitops_sla.models import RepoConfig, RequestStatusFile
 from gitops_sla.reconcile.inputs import (
+    Generator,
     discover_generated,
     discover_requests,
     is_up_to_date,
+    load_repo_config,
     namespace_bases,
     read_recorded,
     status_path,
 )
 from gitops_sla.reconcile.output import pr_branch
+from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
 from gitops_sla.yamlsafe import YamlError, dump_yaml, load_yaml
 
 COLUMNS = ("NAME", "NAMESPACE", "MODEL", "BACKEND", "STATE", "SLA MET", "AGE")
@@ -73,16 +76,18 @@ def collect_rows(mirror: Mirror, branch: str, version: str, now: float | None = 
     now = time.time() if now is None else now
     snapshot = mirror.snapshot(mirror.head(branch))
     requests = discover_requests(snapshot)
+    config = load_repo_config(snapshot)[0] or RepoConfig()
+    generator = Generator(version, RepoPlannerKeys.from_config(config, mirror.url).digest)
     rows = []
     for key in sorted(set(requests) | discover_generated(snapshot)):
         blob = requests.get(key)
         bases = namespace_bases(snapshot, key[0])
         where, found = branch, read_recorded(snapshot, key)
-        current = blob is not None and is_up_to_date(found[0] if found else None, blob, bases, version)
+        current = blob is not None and is_up_to_date(found[0] if found else None, key, blob, bases, generator)
         if blob is not None and not current and mirror.head(pr_branch(key)):
             side = mirror.snapshot(mirror.head(pr_branch(key)))
             side_found = read_recorded(side, key)
-            if is_up_to_date(side_found[0] if side_found else None, blob, bases, version):
+            if is_up_to_date(side_found[0] if side_found else None, key, blob, bases, generator):
                 where, found, current = pr_branch(key), side_found, True
         status = RequestStatusFile.from_yaml(found[1], status_path(key)) if found else None
         model, backend = _request_fields(snapshot, key) if blob is not None else ("", "")

@@ -8,9 +8,12 @@ aiConfigurator:
 tenancy:                        # which request paths may target which namespaces ({namespace}: the folder)
   - paths: ["requests/*/*.yaml"]
     namespaces: ["{namespace}"]
-planner:
-  mode: git                     # git | patch | advisory
-  commitPeriodSeconds: 600      # git mode: at most one replica commit per period
+planner:                        # rendered into every generated Planner service's args
+  mode: git                     # git | patch | advisory  (--mode)
+  commitPeriodSeconds: 600      # git mode: at most one replica commit per period (--git-commit-period)
+  gitRepo: https://github.com/my-org/my-gitops-repo.git  # git mode: where planner pods push (--git-repo);
+                                #   default: the reconciler's --repo URL (a local path is left out, warned)
+  pullRequest: false            # git mode: propose replica changes as pull requests (--git-pull-request)
 forge:                          # pull requests (GitHub REST v3 or compatible)
   apiUrl: https://api.github.com
   owner: my-org
@@ -66,11 +69,37 @@ class TenancyRule(StrictModel):
         return False
 
 
+_REMOTE_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/\s]+|[^/\s@:]+@[^/\s:]+:)", re.I)
+_URL_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", re.I)
+
+
+def is_remote_url(url: str) -> bool:
+    """`https://host/...`, `ssh://host/...` or scp-like `git@host:path`; anything else is a local path."""
+    return bool(_REMOTE_URL.match(url))
+
+
 class PlannerSettings(StrictModel):
-    """How the runtime planner applies its decisions."""
+    """How the runtime planner applies its decisions; the reconciler renders them into every generated
+    Planner service (`--mode`, and in git mode `--git-repo`, `--git-branch`, `--git-commit-period`,
+    `--git-pull-request`). A request's own `profilingConfig.config.planner` keys win over these."""
 
     mode: PlannerMode = "advisory"
     commit_period_seconds: Annotated[int, Field(ge=0)] = 600
+    git_repo: str | None = None
+    pull_request: bool = False
+
+    @field_validator("git_repo")
+    @classmethod
+    def _remote_url_without_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_remote_url(value):
+            raise ValueError(f"gitRepo {value!r} is not a remote URL (https://..., ssh://... or git@host:path); "
+                             "the planner pods push to it from the cluster")
+        if _URL_USERINFO.match(value):
+            raise ValueError("gitRepo would put a password or token into Git (and into every DGD); give the URL "
+                             "without it and set GITOPS_SLA_GIT_TOKEN(_FILE) in the Planner service instead")
+        return value
 
 
 class ForgeSettings(StrictModel):

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 from gitops_sla import layout
 from gitops_sla.forge import ForgeError, GitHubForge, PullRequest, ensure_pull_request
@@ -39,19 +39,22 @@ from gitops_sla.models import RepoConfig, RequestStatusFile, ValidationIssue
 from gitops_sla.reconcile import output as out
 from gitops_sla.reconcile.inputs import (
     STATUS_FILE,
+    Generator,
     RecordedStatus,
     RequestKey,
     changed_keys,
     discover_generated,
     discover_requests,
     is_up_to_date,
+    load_repo_config,
     namespace_bases,
     read_recorded,
     spec_hash,
 )
 from gitops_sla.reconcile.metrics import ReconcilerMetrics
+from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
 from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, ProfilingBackend, Running
-from gitops_sla.validation import validate_repo_config, validate_request_file
+from gitops_sla.validation import validate_request_file
 from profiler.errors import ProfilingError
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,7 @@ class Reconciler:
         self._outputs: OrderedDict[str, ProfileOutput] = OrderedDict()
         self._output_cache_size = output_cache_size
         self._lock = threading.Lock()
+        self._warned_repo_url = False
 
     # ------------------------------------------------------------------------------------------------ pass
 
@@ -155,10 +159,12 @@ class Reconciler:
             self.metrics.errors.labels("git").inc()
             return PassReport(remote_head, False, error=str(exc))
         snapshot = self.mirror.snapshot(self.mirror.head(self.branch))
-        config, config_error = self._repo_config(snapshot)
+        config, config_error = load_repo_config(snapshot)
         if config is None:
             self.metrics.errors.labels("config").inc()
             return PassReport(snapshot.commit_id, False, error=config_error)
+        planner_keys = self._planner_keys(config)
+        generator = Generator(self.backend.version, planner_keys.digest)
         keys, forced = self._candidates(snapshot, full)
         report = PassReport(snapshot.commit_id, False, checked=len(keys))
         chain = snapshot.commit_id  # stays our latest commit while only we move the branch
@@ -166,7 +172,8 @@ class Reconciler:
         bases_cache: dict[str, list[tuple[str, str]]] = {}
         for key in sorted(keys):
             try:
-                outcome, pushed = self._reconcile(key, snapshot, config, requests, bases_cache, key in forced)
+                outcome, pushed = self._reconcile(key, snapshot, config, planner_keys, generator, requests,
+                                                  bases_cache, key in forced)
             except (GitSyncError, ForgeError) as exc:
                 kind = "forge" if isinstance(exc, ForgeError) else "git"
                 self.metrics.errors.labels(kind).inc()
@@ -181,15 +188,16 @@ class Reconciler:
         self._last = self.mirror.snapshot(end_head) if chain == end_head else snapshot
         return report
 
-    def _repo_config(self, snapshot: Snapshot) -> tuple[RepoConfig | None, str | None]:
-        data = snapshot.read(layout.REPO_CONFIG_FILE)
-        if data is None:
-            return RepoConfig(), None
-        checked = validate_repo_config(data, file=layout.REPO_CONFIG_FILE)
-        if checked.config is None:
-            problems = "; ".join(str(i) for i in checked.issues if i.severity == "error")
-            return None, f"{layout.REPO_CONFIG_FILE} is invalid, no request is processed until it is fixed: {problems}"
-        return checked.config, None
+    def _planner_keys(self, config: RepoConfig) -> RepoPlannerKeys:
+        """The repo's planner passthrough keys for this pass (warns once per process when git mode has no URL
+        the planner pods could push to)."""
+        keys = RepoPlannerKeys.from_config(config, self.mirror.url)
+        if keys.missing_repo_url() and not self._warned_repo_url:
+            self._warned_repo_url = True
+            log.warning("%s: planner.mode is git but the reconciler reads a local path (%s) that planner pods cannot "
+                        "reach: the Planner services get no --git-repo (the planner stops with a message); set "
+                        "planner.gitRepo to the repository's URL", layout.REPO_CONFIG_FILE, self.mirror.url)
+        return keys
 
     def _candidates(self, snapshot: Snapshot, full: bool) -> tuple[set[RequestKey], set[RequestKey]]:
         """Keys to look at, and those (in a namespace whose base configs changed) to re-validate even when
@@ -224,6 +232,8 @@ class Reconciler:
         key: RequestKey,
         snapshot: Snapshot,
         config: RepoConfig,
+        planner_keys: RepoPlannerKeys,
+        generator: Generator,
         requests: dict[RequestKey, str] | None,
         bases_cache: dict[str, list[tuple[str, str]]],
         forced: bool,
@@ -241,22 +251,22 @@ class Reconciler:
         if key[0] not in bases_cache:
             bases_cache[key[0]] = namespace_bases(snapshot, key[0])
         bases = bases_cache[key[0]]
-        version = self.backend.version
-        if is_up_to_date(recorded, blob, bases, version) and not (forced and recorded.state == "Failed"):
+        if is_up_to_date(recorded, key, blob, bases, generator) and not (forced and recorded.state == "Failed"):
             self._pending.discard(key)
             return RequestOutcome(*key, "up-to-date", recorded.state), None
         tip = self.mirror.head(out.pr_branch(key))
         if tip is not None:
             branch_snapshot = self.mirror.snapshot(tip)
             branch_found = read_recorded(branch_snapshot, key)
-            if is_up_to_date(branch_found[0] if branch_found else None, blob, bases, version):
+            if is_up_to_date(branch_found[0] if branch_found else None, key, blob, bases, generator):
                 pull = self._ensure_pull(key, branch_snapshot)
                 return RequestOutcome(*key, "pull-request", branch_found[0].state, pull_request=pull,
                                       message=self._pull_message(key, pull)), None
-        return self._process(key, snapshot, config, blob, recorded)
+        return self._process(key, snapshot, config, planner_keys, generator, blob, recorded)
 
     def _process(
-        self, key: RequestKey, snapshot: Snapshot, config: RepoConfig, blob: str, recorded: RecordedStatus | None
+        self, key: RequestKey, snapshot: Snapshot, config: RepoConfig, planner_keys: RepoPlannerKeys,
+        generator: Generator, blob: str, recorded: RecordedStatus | None
     ) -> tuple[RequestOutcome, PushResult | None]:
         request_path = layout.request_path(*key)
         source = snapshot.commit_id or ""
@@ -268,7 +278,7 @@ class Reconciler:
         request = validation.request
         if request is None:
             errors = [i for i in validation.issues if i.severity == "error"]
-            digest = spec_hash(blob, None, version)
+            digest = spec_hash(key, blob, None, generator)
             status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                        reason="ValidationFailed", message=_issues_message(errors),
                                        issues=validation.issues)
@@ -277,7 +287,7 @@ class Reconciler:
         base_path = layout.base_config_path(request.namespace_or(key[0]), ref.name, ref.key) if ref else None
         base_blob = snapshot.blob_id(base_path) if base_path else None
         base = (base_path, base_blob) if base_path and base_blob else None
-        digest = spec_hash(blob, base, version)
+        digest = spec_hash(key, blob, base, generator)
         model, backend = request.spec.model, request.spec.backend
         profile_config = request.to_profile_config(base_path, namespace=request.namespace_or(key[0]))
         if profile_config.aic_system is None:  # the repo's default AI Configurator system
@@ -286,6 +296,7 @@ class Reconciler:
                 "aic_system": defaults.system,
                 "aic_backend_version": profile_config.aic_backend_version or defaults.backend_version})
             profile_config = profile_config.model_copy(update={"sweep": sweep})
+        profile_config = planner_keys.apply(profile_config, *key)
         job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
                          snapshot.read_blob(base_blob) if base_blob else None)
         result = self._outputs.get(digest)
@@ -315,7 +326,11 @@ class Reconciler:
         status = out.generated_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                       output=result, model=model, backend=backend, auto_apply=mode == "commit",
                                       branch=self.branch)
-        files = out.generated_files(key, status, result)
+        replicas = out.replicas_plan(key, result)
+
+        def files(head: Snapshot) -> dict[str, bytes | None]:  # on the fresh head: keeps the planner's replicas.yaml
+            return out.generated_files(key, status, result, replicas, head.read(replicas.path) if replicas else None)
+
         trailers = out.trailers(key, source, digest)
         build = self._builder(key, blob, base, digest, files, status.status.state)
         sla = "SLA met" if result.summary.sla_met else "SLA not attainable"
@@ -340,8 +355,9 @@ class Reconciler:
                               self._pull_message(key, pull)), pushed
 
     def _builder(self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str,
-                 files: dict[str, bytes | None], state: str):
-        """The build step for the writer (writing `state`): re-checked on every (re)try against the fresh head."""
+                 files: Callable[[Snapshot], dict[str, bytes | None]], state: str):
+        """The build step for the writer (writing `state`): re-checked on every (re)try against the fresh head,
+        whose files `files(head)` gives."""
         request_path = layout.request_path(*key)
 
         def build(head: Snapshot) -> Changes | None:
@@ -352,7 +368,7 @@ class Reconciler:
             found = read_recorded(head, key)
             if found is not None and found[0].spec_hash == digest and found[0].state in (state, "Ready", "Deploying"):
                 return None  # another reconciler already wrote this (or the final) status for these inputs
-            return Changes(files)
+            return Changes(files(head))
 
         return build
 
@@ -361,7 +377,8 @@ class Reconciler:
         status: RequestStatusFile, what: str,
     ) -> tuple[RequestOutcome, PushResult]:
         files = out.status_only_files(key, status)
-        pushed = commit_changes(self.mirror, self.branch, self._builder(key, blob, base, digest, files, status.status.state),
+        pushed = commit_changes(self.mirror, self.branch,
+                                self._builder(key, blob, base, digest, lambda _head: files, status.status.state),
                                 out.commit_subject(key, what), out.trailers(key, source, digest),
                                 author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
         if pushed.commit:

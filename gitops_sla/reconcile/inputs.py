@@ -1,7 +1,8 @@
 """Which requests exist, what their inputs are, and whether their output is up to date — from Git objects.
 
-A request's identity is its spec hash: sha256 over the blob ids (Git's content hashes) of the request file
-and of the base config it references, plus the profiler version. Reading blob ids costs nothing (they sit
+A request's identity is its spec hash: sha256 over its path, the blob ids (Git's content hashes) of the
+request file and of the base config it references, the profiler version and the digest of the repository's
+planner settings (computed once per pass). Reading blob ids costs nothing (they sit
 in the tree entries), so checking 10,000 requests needs no YAML parsing: the recorded hash in
 `status.yaml` is compared with the hash computed from the current tree. A request with a `configMapRef`
 matches when the hash computed with one of the base files of its namespace equals the recorded one; an
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 from gitops_sla import layout
 from gitops_sla.git.snapshot import Snapshot
+from gitops_sla.models import RepoConfig
+from gitops_sla.validation import validate_repo_config
 
 STATUS_FILE = "status.yaml"
 _SPEC_HASH_LINE = re.compile(rb"^specHash: ['\"]?([0-9a-z:]+)['\"]?$", re.M)
@@ -26,12 +29,22 @@ SETTLED_STATES = frozenset({"Ready", "Deploying", "Failed", "DeploymentDeleted"}
 RequestKey = tuple[str, str]  # (namespace, name)
 
 
-def spec_hash(request_blob: str, base: tuple[str, str] | None, profiler_version: str) -> str:
-    """`sha256:<hex>` of the inputs: request blob id, base config (path, blob id) if any, profiler version."""
-    text = f"gitops-sla-inputs/v1\nrequest {request_blob}\n"
+@dataclass(frozen=True)
+class Generator:
+    """What besides a request's files decides its output, the same for every request of a pass: the
+    profiler version and the digest of the repository's planner settings (`RepoPlannerKeys.digest`)."""
+
+    profiler_version: str
+    planner_digest: str
+
+
+def spec_hash(key: RequestKey, request_blob: str, base: tuple[str, str] | None, generator: Generator) -> str:
+    """`sha256:<hex>` of the inputs: request path and blob id, base config (path, blob id) if any, profiler
+    version, planner settings digest."""
+    text = f"gitops-sla-inputs/v2\nrequest {key[0]}/{key[1]} {request_blob}\n"
     if base is not None:
         text += f"base {base[0]} {base[1]}\n"
-    text += f"profiler {profiler_version}\n"
+    text += f"profiler {generator.profiler_version}\nplanner {generator.planner_digest}\n"
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -90,16 +103,29 @@ def namespace_bases(snapshot: Snapshot, namespace: str) -> list[tuple[str, str]]
 
 def is_up_to_date(
     recorded: RecordedStatus | None,
+    key: RequestKey,
     request_blob: str,
     bases: list[tuple[str, str]],
-    profiler_version: str,
+    generator: Generator,
 ) -> bool:
     """True when the recorded status is settled and its spec hash equals the hash of the current inputs."""
     if recorded is None or recorded.spec_hash is None or recorded.state not in SETTLED_STATES:
         return False
-    if recorded.spec_hash == spec_hash(request_blob, None, profiler_version):
+    if recorded.spec_hash == spec_hash(key, request_blob, None, generator):
         return True
-    return any(recorded.spec_hash == spec_hash(request_blob, base, profiler_version) for base in bases)
+    return any(recorded.spec_hash == spec_hash(key, request_blob, base, generator) for base in bases)
+
+
+def load_repo_config(snapshot: Snapshot) -> tuple[RepoConfig | None, str | None]:
+    """`gitops-sla.yaml` of the snapshot (defaults when absent), or None and why it is invalid."""
+    data = snapshot.read(layout.REPO_CONFIG_FILE)
+    if data is None:
+        return RepoConfig(), None
+    checked = validate_repo_config(data, file=layout.REPO_CONFIG_FILE)
+    if checked.config is None:
+        problems = "; ".join(str(i) for i in checked.issues if i.severity == "error")
+        return None, f"{layout.REPO_CONFIG_FILE} is invalid, no request is processed until it is fixed: {problems}"
+    return checked.config, None
 
 
 def changed_keys(snapshot_old: Snapshot, snapshot_new: Snapshot) -> tuple[set[RequestKey], set[str], bool]:

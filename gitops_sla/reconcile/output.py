@@ -1,10 +1,14 @@
-"""What the reconciler writes for one request: `status.yaml`, `kustomization.yaml`, commit messages, PR text.
+"""What the reconciler writes for one request: `status.yaml`, `kustomization.yaml`, the initial
+`replicas.yaml`, commit messages, PR text.
 
 Pure functions of their arguments (no clock, no Git): the same inputs give byte-identical files, so a
 regenerated commit after a lost race is identical and a second pass finds nothing to change.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from gitops_sla import layout
 from gitops_sla.models import (
@@ -17,7 +21,16 @@ from gitops_sla.models import (
 )
 from gitops_sla.reconcile.inputs import STATUS_FILE, RequestKey
 from gitops_sla.reconcile.profiling import ProfileOutput
-from gitops_sla.yamlsafe import dump_yaml
+from gitops_sla.replicas_patch import (
+    REPLICAS_FILE,
+    DgdError,
+    PlannerMode,
+    initial_replicas_patch,
+    patch_fits,
+    planner_mode_of,
+    resolve_services,
+)
+from gitops_sla.yamlsafe import YamlError, dump_yaml, load_yaml
 
 TRAILER_REQUEST = "Gitops-Sla-Request"
 TRAILER_SOURCE = "Gitops-Sla-Source-Commit"
@@ -95,9 +108,47 @@ def generated_status(
                              profiler_version=profiler_version, status=status, result=output.summary)
 
 
-def kustomization(resources: list[str]) -> bytes:
-    return dump_yaml({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                      "resources": sorted(resources)}).encode()
+def kustomization(resources: list[str], patches: list[str]) -> bytes:
+    """kustomize v5: the manifests under `resources`, the planner's `replicas.yaml` under `patches`."""
+    doc: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                           "resources": sorted(resources)}
+    if patches:
+        doc["patches"] = [{"path": name} for name in patches]
+    return dump_yaml(doc).encode()
+
+
+@dataclass(frozen=True)
+class ReplicasPlan:
+    """What the request's `replicas.yaml` must fit: the generated DGD and how its planner applies decisions."""
+
+    path: str
+    dgd: dict[str, Any]
+    mode: PlannerMode
+
+    def content(self, existing: bytes | None) -> bytes:
+        """The file to commit: the existing one (the planner's) when it still fits the DGD and the mode, else
+        the initial patch (explicit counts, or the release form in patch mode)."""
+        if existing is not None and patch_fits(existing, self.dgd, self.mode):
+            return existing
+        return initial_replicas_patch(self.dgd, self.mode)
+
+
+def replicas_plan(key: RequestKey, output: ProfileOutput) -> ReplicasPlan | None:
+    """The plan for `replicas.yaml`, or None when the output has no DGD with prefill and decode services
+    (nothing for a planner to scale: no `replicas.yaml`, no patch in `kustomization.yaml`)."""
+    for name in output.resources:
+        try:
+            dgd = load_yaml(output.files[name], name).data
+        except YamlError:
+            continue
+        if not isinstance(dgd, dict) or dgd.get("kind") != "DynamoGraphDeployment":
+            continue
+        try:
+            resolve_services(dgd)
+        except DgdError:
+            return None
+        return ReplicasPlan(layout.generated_file(key[0], key[1], REPLICAS_FILE), dgd, planner_mode_of(dgd))
+    return None
 
 
 def status_only_files(key: RequestKey, status: RequestStatusFile) -> dict[str, bytes | None]:
@@ -105,13 +156,19 @@ def status_only_files(key: RequestKey, status: RequestStatusFile) -> dict[str, b
     return {layout.generated_file(key[0], key[1], STATUS_FILE): status.to_yaml().encode()}
 
 
-def generated_files(key: RequestKey, status: RequestStatusFile, output: ProfileOutput) -> dict[str, bytes | None]:
-    """The whole folder, replaced: the profiler's files, `kustomization.yaml` and `status.yaml`."""
+def generated_files(
+    key: RequestKey, status: RequestStatusFile, output: ProfileOutput, replicas: ReplicasPlan | None,
+    existing_replicas: bytes | None,
+) -> dict[str, bytes | None]:
+    """The whole folder, replaced: the profiler's files, `kustomization.yaml`, `status.yaml` and `replicas.yaml`
+    (the existing one, the planner's, kept when it fits; see `ReplicasPlan.content`)."""
     folder = layout.generated_dir(*key)
     files: dict[str, bytes | None] = {folder: None}
     for name, data in sorted(output.files.items()):
         files[f"{folder}/{name}"] = data
-    files[f"{folder}/{KUSTOMIZATION_FILE}"] = kustomization(output.resources)
+    files[f"{folder}/{KUSTOMIZATION_FILE}"] = kustomization(output.resources, [REPLICAS_FILE] if replicas else [])
+    if replicas is not None:
+        files[replicas.path] = replicas.content(existing_replicas)
     files[f"{folder}/{STATUS_FILE}"] = status.to_yaml().encode()
     return files
 

@@ -7,6 +7,7 @@ import pygit2
 from gitops_sla.git import Changes, Mirror, Snapshot, build_tree, commit_changes
 from gitops_sla.git.writer import format_message
 from gitops_sla.reconcile.inputs import (
+    Generator,
     RecordedStatus,
     changed_keys,
     discover_requests,
@@ -46,19 +47,23 @@ def test_spec_hash_detects_request_and_base_changes(tmp_path):
     requests = discover_requests(old)
     assert set(requests) == {("ns", "a"), ("ns", "b")}
     bases = namespace_bases(old, "ns")
-    with_base = spec_hash(requests[("ns", "b")], bases[0], "v1")
-    assert is_up_to_date(RecordedStatus(with_base, "Ready"), requests[("ns", "b")], bases, "v1")
-    assert not is_up_to_date(RecordedStatus(with_base, "Ready"), requests[("ns", "b")], bases, "v2")
-    assert not is_up_to_date(RecordedStatus(with_base, "Profiling"), requests[("ns", "b")], bases, "v1")
-    plain = spec_hash(requests[("ns", "a")], None, "v1")
-    assert is_up_to_date(RecordedStatus(plain, "Failed"), requests[("ns", "a")], bases, "v1")
+    v1, v2 = Generator("v1", "p1"), Generator("v2", "p1")
+    a, b = ("ns", "a"), ("ns", "b")
+    with_base = spec_hash(b, requests[b], bases[0], v1)
+    assert is_up_to_date(RecordedStatus(with_base, "Ready"), b, requests[b], bases, v1)
+    assert not is_up_to_date(RecordedStatus(with_base, "Ready"), b, requests[b], bases, v2)
+    assert not is_up_to_date(RecordedStatus(with_base, "Ready"), b, requests[b], bases, Generator("v1", "p2"))
+    assert not is_up_to_date(RecordedStatus(with_base, "Profiling"), b, requests[b], bases, v1)
+    plain = spec_hash(a, requests[a], None, v1)
+    assert is_up_to_date(RecordedStatus(plain, "Failed"), a, requests[a], bases, v1)
+    # the same file in another folder is another request (its output names another folder)
+    assert spec_hash(("other", "a"), requests[a], None, v1) != plain
 
     new = _snapshot(repo, {"bases/ns/cm/disagg.yaml": b"base v2", "requests/ns/a.yaml": b"a2",
                            "generated/ns/b/status.yaml": b"s", "README.md": b"r2"}, old.commit_id)
     keys, namespaces, config_changed = changed_keys(old, new)
     assert keys == {("ns", "a"), ("ns", "b")} and namespaces == {"ns"} and not config_changed
-    assert not is_up_to_date(RecordedStatus(with_base, "Ready"), requests[("ns", "b")], namespace_bases(new, "ns"),
-                             "v1")
+    assert not is_up_to_date(RecordedStatus(with_base, "Ready"), b, requests[b], namespace_bases(new, "ns"), v1)
 
 
 def test_commit_changes_makes_no_empty_commits(tmp_path):

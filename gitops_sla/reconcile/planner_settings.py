@@ -1,0 +1,79 @@
+"""The `planner` section of `gitops-sla.yaml` as planner passthrough keys of every request's profile config.
+
+The reconciler merges these keys under a request's `profilingConfig.config.planner` before profiling (the
+request's own keys win), so each generated Planner service carries the repository's mode and, in git mode,
+where and how to commit: `--mode`, `--git-repo`, `--git-branch`, `--git-path`, `--git-commit-period`,
+`--git-pull-request`. The keys are computed once per pass, and so is their digest, which is part of every
+request's spec hash: changing the planner settings (or the URL they default to) regenerates every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_sla import layout
+from gitops_sla.models import RepoConfig
+from gitops_sla.models.repo_config import is_remote_url
+from gitops_sla.replicas_patch import REPLICAS_FILE
+from profiler.config import ProfileConfig
+
+_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
+GIT_PATH_KEY = "planner_git_path"
+
+
+def planner_repo_url(config: RepoConfig, reconciler_url: str | None) -> str | None:
+    """The URL the planner pods push to: `planner.gitRepo`, else the reconciler's URL without any
+    `user:password@` (credentials never go into a DGD), else None when that is a local path."""
+    if config.planner.git_repo:
+        return config.planner.git_repo
+    if reconciler_url is None or not is_remote_url(reconciler_url):
+        return None
+    return _USERINFO.sub(r"\g<scheme>", reconciler_url)
+
+
+@dataclass(frozen=True)
+class RepoPlannerKeys:
+    """Planner passthrough keys from `gitops-sla.yaml`, the same for every request of a pass.
+
+    `mode` is the repository's planner mode; `git` the keys a request whose effective mode is git gets (its
+    `planner_git_path` is added per request); `digest` covers the mode (and the git keys in git mode) and
+    goes into every spec hash."""
+
+    mode: str
+    git: dict[str, Any]
+    digest: str
+
+    @classmethod
+    def from_config(cls, config: RepoConfig, reconciler_url: str | None) -> "RepoPlannerKeys":
+        settings = config.planner
+        git: dict[str, Any] = {"planner_git_branch": config.target_branch,
+                               "planner_git_commit_period": settings.commit_period_seconds}
+        if settings.pull_request:
+            git["planner_git_pull_request"] = True
+        url = planner_repo_url(config, reconciler_url)
+        if url is not None:
+            git["planner_git_repo"] = url
+        # The git keys count only in git mode, so the URL the reconciler reads matters only there (a request
+        # that sets planner_mode: git itself in another mode is re-rendered when the request changes).
+        text = json.dumps({"mode": settings.mode, "git": git if settings.mode == "git" else {}}, sort_keys=True)
+        return cls(settings.mode, git, hashlib.sha256(text.encode()).hexdigest()[:16])
+
+    def missing_repo_url(self) -> bool:
+        """Git mode, but no URL the planner pods could push to (the reconciler reads a local path)."""
+        return self.mode == "git" and "planner_git_repo" not in self.git
+
+    def apply(self, profile_config: ProfileConfig, namespace: str, name: str) -> ProfileConfig:
+        """The request's profile config with the repository's planner keys under its own (the request's keys
+        win). When the effective mode is git it also gets the git keys and `planner_git_path`, the request's
+        `replicas.yaml` (the DGD's name and namespace may differ from the request's folder, so the planner's
+        default path would not do)."""
+        merged: dict[str, Any] = {"planner_mode": self.mode}
+        if profile_config.planner.get("planner_mode", self.mode) == "git":
+            merged.update(self.git)
+            merged[GIT_PATH_KEY] = layout.generated_file(namespace, name, REPLICAS_FILE)
+        merged.update(profile_config.planner)
+        return profile_config.model_copy(update={"planner": merged})
