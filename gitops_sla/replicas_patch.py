@@ -77,12 +77,23 @@ def role_replicas(dgd: Mapping[str, Any], services: Mapping[str, str]) -> dict[s
     return counts
 
 
-def render_replicas_patch(dgd_name: str, services: Mapping[str, str], replicas: Mapping[str, int] | None) -> bytes:
-    """The patch file: explicit counts per role (`{"prefill": 2, "decode": 3}`), or (None) the release form."""
+def patch_target(dgd: Mapping[str, Any]) -> dict[str, str]:
+    """The DGD's `name` and (when set) `namespace`: what kustomize matches a patch by."""
+    metadata = dgd.get("metadata") or {}
+    target = {"name": metadata.get("name", "")}
+    if metadata.get("namespace"):
+        target["namespace"] = metadata["namespace"]
+    return target
+
+
+def render_replicas_patch(dgd: Mapping[str, Any], services: Mapping[str, str], replicas: Mapping[str, int] | None
+                          ) -> bytes:
+    """The patch file over `dgd` (matched by its name and namespace): explicit counts per role
+    (`{"prefill": 2, "decode": 3}`), or (None) the release form."""
     doc = {
         "apiVersion": "nvidia.com/v1alpha1",
         "kind": "DynamoGraphDeployment",
-        "metadata": {"name": dgd_name},
+        "metadata": patch_target(dgd),
         "spec": {"services": {services[role]: {"replicas": None if replicas is None else replicas[role]}
                               for role in ROLES}},
     }
@@ -103,14 +114,14 @@ def initial_replicas_patch(dgd: Mapping[str, Any], planner_mode: str) -> bytes:
     else the DGD's own counts (a no-op patch that the planner updates in git mode; in advisory mode nobody
     scales and Git keeps them)."""
     services = resolve_services(dgd)
-    name = dgd["metadata"]["name"]
     if patch_form(planner_mode) == "release":
-        return render_replicas_patch(name, services, None)
-    return render_replicas_patch(name, services, role_replicas(dgd, services))
+        return render_replicas_patch(dgd, services, None)
+    return render_replicas_patch(dgd, services, role_replicas(dgd, services))
 
 
 def patch_fits(data: bytes, dgd: Mapping[str, Any], planner_mode: str) -> bool:
-    """Whether an existing `replicas.yaml` still fits the DGD and the mode: it names the DGD, patches exactly
+    """Whether an existing `replicas.yaml` still fits the DGD and the mode: it targets the DGD (name and
+    namespace, nothing else in `metadata`), patches exactly
     its prefill and decode services, and has the mode's form (all integers, or all null). A patch that does
     not fit (unreadable, the DGD renamed, a backend whose services have other keys, git <-> patch mode) would
     add bogus services or fight the planner, so the reconciler replaces it with the initial one."""
@@ -123,7 +134,7 @@ def patch_fits(data: bytes, dgd: Mapping[str, Any], planner_mode: str) -> bool:
     doc = docs[0]
     services = resolve_services(dgd)
     patched = (doc.get("spec") or {}).get("services") if isinstance(doc.get("spec"), dict) else None
-    if (doc.get("kind") != "DynamoGraphDeployment" or (doc.get("metadata") or {}).get("name") != dgd["metadata"]["name"]
+    if (doc.get("kind") != "DynamoGraphDeployment" or doc.get("metadata") != patch_target(dgd)
             or not isinstance(patched, dict) or set(patched) != {services[role] for role in ROLES}):
         return False
     entries = [patched[services[role]] for role in ROLES]

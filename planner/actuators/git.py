@@ -86,8 +86,8 @@ class GitActuator:
                     return doc
         return None
 
-    def _state(self, snapshot: Snapshot) -> tuple[dict[str, str], Replicas]:
-        """Service keys and the replicas Git holds (the planner's patch over the reconciler's DGD)."""
+    def _state(self, snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, str], Replicas]:
+        """The reconciler's DGD, its service keys and the replicas Git holds (the planner's patch over the DGD)."""
         dgd = self._dgd(snapshot)
         if dgd is None:
             raise DgdError(f"no DynamoGraphDeployment manifest in {self.folder} of branch {self.branch}; "
@@ -104,7 +104,7 @@ class GitActuator:
                     value = (patched.get(services[role]) or {}).get("replicas")
                     return default if value is None else int(value)  # null: the release form (patch mode)
                 replicas = Replicas(held("prefill", replicas.prefill), held("decode", replicas.decode))
-        return services, replicas
+        return dgd, services, replicas
 
     def _previous_commit_time(self) -> float | None:
         """Commit time of this planner's newest commit (trailer) on the branch it commits to, so a restarted
@@ -128,7 +128,7 @@ class GitActuator:
 
     def current(self) -> Replicas | None:
         try:
-            return self._state(self._head_snapshot())[1]
+            return self._state(self._head_snapshot())[2]
         except (DgdError, GitSyncError, GitAuthError) as error:
             log.warning("cannot read replicas from Git: %s", error)
             return None
@@ -136,14 +136,14 @@ class GitActuator:
     # -- writing --------------------------------------------------------------------------------------
     def _build(self, target: Replicas):
         def build(snapshot: Snapshot) -> Changes | None:
-            services, held = self._state(snapshot)
+            dgd, services, held = self._state(snapshot)
             if held == target:
                 return None
             kustomization = snapshot.read(f"{self.folder}/{KUSTOMIZATION_FILE}")
             if kustomization is not None and REPLICAS_FILE.encode() not in kustomization:
                 log.warning("%s/%s does not list %s under patches: Argo CD/Flux will not apply the planner's "
                             "replicas until the reconciler adds it", self.folder, KUSTOMIZATION_FILE, REPLICAS_FILE)
-            return Changes({self.path: render_replicas_patch(self.dgd_name, services, asdict(target))})
+            return Changes({self.path: render_replicas_patch(dgd, services, asdict(target))})
         return build
 
     def _message(self, decision: Decision, target: Replicas) -> str:

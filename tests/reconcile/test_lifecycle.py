@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from conftest import cached_reconciler, request_yaml
+from reconcile_support import cached_reconciler, request_yaml
 from gitops_sla.git import GitAuthError, GitCredentials, Mirror
 from gitops_sla.reconcile.engine import Reconciler
 from gitops_sla.reconcile.offline import offline_backend, offline_profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from conftest import cached_reconciler, request_yaml
+from reconcile_support import cached_reconciler, request_yaml
 from support.fake_github import FakeGitHub
 from support.git_http import git
 

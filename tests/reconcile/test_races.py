@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import cached_reconciler, request_yaml, seed_remote
+from reconcile_support import cached_reconciler, request_yaml, seed_remote
 from support.fake_github import FakeGitHub
 from support.git_http import git
 

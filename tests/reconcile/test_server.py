@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from conftest import cached_reconciler, request_yaml
+from reconcile_support import cached_reconciler, request_yaml
 from gitops_sla.server import WatchLoop, check_webhook
 
 SECRET = "hook-secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import cached_reconciler, request_yaml
+from reconcile_support import cached_reconciler, request_yaml
 from gitops_sla.cli import main
 
 
