@@ -26,9 +26,23 @@ Public API (what the reconciler and the CLI call):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from profiler.errors import ProfilingError
-from profiler.pipeline import profile
 from profiler.result import EngineChoice, ProfileRequest, ProfileResult
 from profiler.version import PROFILER_VERSION
 
+if TYPE_CHECKING:
+    from profiler.pipeline import profile
+
 __all__ = ["EngineChoice", "PROFILER_VERSION", "ProfileRequest", "ProfileResult", "ProfilingError", "profile"]
+
+
+def __getattr__(name: str) -> Any:
+    # `profile` is imported on first use: its modules (AI Configurator, numpy) take a while, and the CLI sets up
+    # its process before importing them.
+    if name == "profile":
+        from profiler.pipeline import profile
+
+        return profile
+    raise AttributeError(f"module 'profiler' has no attribute {name!r}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from profiler import interpolation
+from profiler import interpolation, plots
 from profiler.aic import AicTarget, Estimator, resolve_target, support_matrix_warning
 from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
@@ -17,18 +18,20 @@ from profiler.render import to_yaml
 from profiler.render.configmap import configmap_name, profile_configmap
 from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity, render_dgd
 from profiler.render.schema import validate_dgd
+from profiler.report import render_report
 from profiler.result import EngineChoice, ProfileRequest, ProfileResult
-from profiler.search_space import ModelShape, auto_gpu_range, gpu_counts
+from profiler.search_space import EngineRole, ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts
 from profiler.select import pick
 from profiler.sweep import SweepResult, sweep
 from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
 
 BASE_CONFIGS = Path(__file__).resolve().parent / "vendor/dynamo/base-configs"
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML when PyYAML has it: same objects, faster
 
 
 @cache
 def _vendored_base(backend: str) -> dict[str, Any]:
-    return yaml.safe_load((BASE_CONFIGS / backend / "disagg.yaml").read_text())
+    return yaml.load((BASE_CONFIGS / backend / "disagg.yaml").read_text(), Loader=_SAFE_LOADER)
 
 
 @lru_cache(maxsize=4)
@@ -82,6 +85,21 @@ def _gpu_range(config: ProfileConfig, estimator: Estimator, shape: ModelShape, g
     return counts
 
 
+def _preload_engines(config: ProfileConfig, shape: ModelShape) -> list[tuple[ParallelMapping, EngineRole]]:
+    """Each role's first candidate at the lowest GPU count known before the weights are sized: the engines whose
+    estimates load the performance tables the sweep needs."""
+    low = max(1, config.hardware.min_num_gpus_per_engine or 1)
+    count = 1 << (low - 1).bit_length()
+    return [(kept[0], role) for role in ("prefill", "decode") if (kept := candidate_mappings(count, shape, role)[0])]
+
+
+def _prepare_output() -> None:
+    """Import what rendering the output needs and the sweep does not: jsonschema (DGD validation) and matplotlib
+    (plots). A third of a second in a fresh process, nothing afterwards."""
+    importlib.import_module("jsonschema")
+    plots.prepare()
+
+
 def _max_context(config: ProfileConfig, shape: ModelShape) -> int:
     user, model = config.engine.max_context_length, shape.max_context_length
     if not user and not model:
@@ -129,11 +147,13 @@ def profile(request: ProfileRequest) -> ProfileResult:
     warnings += [support_warning] if support_warning else []
     estimator = _estimator(target)
     shape = estimator.model_shape(config.engine.is_moe_model)
+    sla, granularity = config.sla, config.sweep
+    with estimator.preloading(_preload_engines(config, shape), sla.isl, sla.osl):
+        _prepare_output()
     gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node
     counts = _gpu_range(config, estimator, shape, gpus_per_node)
     max_context = _max_context(config, shape)
 
-    sla, granularity = config.sla, config.sweep
     result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)
     prefill, decode, decode_index = _choose(config, result)
     warnings += [_unattainable(choice) for choice in (prefill, decode) if not choice.meets_sla]
@@ -183,9 +203,6 @@ def profile(request: ProfileRequest) -> ProfileResult:
         warnings=warnings, notes=result.skipped + prefill_notes + decode_notes, dgd_name=identity.name,
         dgd_namespace=namespace, configmap_name=cm_name, stock_planner=stock_planner, profiler_version=PROFILER_VERSION,
     )
-    from profiler.plots import render_plots
-    from profiler.report import render_report
-
     files = {
         "dgd.yaml": to_yaml(dgd),
         "planner-profile-data.yaml": to_yaml(configmap),
@@ -195,7 +212,7 @@ def profile(request: ProfileRequest) -> ProfileResult:
         interpolation.DECODE_NPZ: interpolation.to_npz(surface),
         "profile.json": profile_json(findings),
         "report.md": render_report(findings),
-        **render_plots(findings),
+        **plots.render_plots(findings),
     }
     return ProfileResult(
         files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,
