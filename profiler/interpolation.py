@@ -17,8 +17,6 @@ import json
 import zipfile
 from dataclasses import dataclass
 
-import numpy as np
-
 from profiler.aic import Estimator, describe, estimation_failed
 from profiler.errors import ProfilingError
 from profiler.search_space import ParallelMapping
@@ -150,6 +148,8 @@ def to_json(data: PrefillCurve | DecodeSurface) -> str:
 
 def to_npz(data: PrefillCurve | DecodeSurface) -> bytes:
     """`numpy.savez` output with fixed zip timestamps, so the same data gives the same bytes."""
+    import numpy as np  # imported on first use: a fresh process imports it while AI Configurator loads its tables
+
     arrays = data.as_dict()
     if isinstance(data, DecodeSurface):
         arrays = {**arrays, "max_kv_tokens": [data.max_kv_tokens]}
