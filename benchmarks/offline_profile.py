@@ -7,9 +7,11 @@ OSL 150, TTFT 500 ms, ITL 30 ms). Both are timed as a user runs them, each in a 
     aiconfigurator cli default --model-path Qwen/Qwen3-32B --system h200_sxm --backend trtllm \
         --total-gpus 8 --isl 3000 --osl 150 --ttft 500 --tpot 30 --top-n 1 --save-dir DIR
 
-(8 GPUs: one node, the range the profiler sweeps per engine.) A second request, DeepSeek-V3 (MoE) on SGLang
-with 8-16 GPUs per engine, shows how both scale with the model. Also timed: a repeated profile in one
-process, as the reconciler runs it, and where a fresh process spends its time. The picks are printed side by
+(8 GPUs: one node, the range the profiler sweeps per engine.) The profiler overlaps AI Configurator's table
+load with its imports on a second core, so it is also timed pinned to one core (`taskset -c 0`), as the CLI
+effectively runs. A second request, DeepSeek-V3 (MoE) on SGLang with 8-16 GPUs per engine, shows how both
+scale with the model. Also timed: a repeated profile in one process, as the reconciler runs it, and where a
+fresh process spends its time. The picks are printed side by
 side, with a derived figure that puts both on one scale: output tokens/s per GPU of a prefill+decode pair at
 the ideal P:D ratio, `1 / (isl / (osl * prefill_tps_per_gpu) + 1 / decode_tps_per_gpu)`.
 
@@ -25,6 +27,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +83,7 @@ MOE = Case(
 class Measured:
     case: Case
     ours: list[float]
+    one_core: list[float]  # the profiler pinned to one core (empty without taskset)
     cli: list[float]
     profile: dict  # the profiler's profile.json
     picks: dict[str, dict[str, str]]  # the CLI's best agg and disagg rows
@@ -95,9 +99,11 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 
 
 def measure(case: Case, runs: int, cli_runs: int, env: dict[str, str]) -> Measured:
-    """Alternate the two commands, so load from other processes hits both alike."""
+    """Alternate the commands, so load from other processes hits them alike."""
     ours: list[float] = []
+    one_core: list[float] = []
     cli: list[float] = []
+    taskset = shutil.which("taskset")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         config = case.config
@@ -108,6 +114,8 @@ def measure(case: Case, runs: int, cli_runs: int, env: dict[str, str]) -> Measur
             if index < runs:
                 command = [sys.executable, "-m", "profiler", "--config", str(config), "--output", str(base / f"p{index}")]
                 ours.append(_timed(command, env))
+                if taskset:
+                    one_core.append(_timed([taskset, "-c", "0", *command[:-1], str(base / f"p1c{index}")], env))
             if index < cli_runs:
                 cli.append(_timed(case.cli(base / f"cli{index}"), env))
         picks = {}
@@ -115,7 +123,7 @@ def measure(case: Case, runs: int, cli_runs: int, env: dict[str, str]) -> Measur
             found = sorted((base / "cli0").rglob(f"{mode}/best_config_topn.csv"))
             with found[0].open() as handle:
                 picks[mode] = next(csv.DictReader(handle))
-        return Measured(case, ours, cli, json.loads((base / "p0/profile.json").read_text()), picks)
+        return Measured(case, ours, one_core, cli, json.loads((base / "p0/profile.json").read_text()), picks)
 
 
 def run_in_process(runs: int) -> list[float]:
@@ -138,28 +146,36 @@ def run_in_process(runs: int) -> list[float]:
 
 
 PHASES = """
-import json, logging, sys, time
-from pathlib import Path
+import gc, json, logging, sys, time
 T = time.perf_counter
 start = T()
+gc.disable()  # as `python -m profiler` runs (profiler.__main__.run_once)
 logging.disable(logging.WARNING)
-import profiler.pipeline
+from pathlib import Path
+from profiler import pipeline
+from profiler.aic import resolve_target
 from profiler.request_file import request_from_file
+request = request_from_file(Path(sys.argv[1]), base_config=None, name=None, namespace=None)
 imported = T()
-from profiler.aic import Estimator, resolve_target
-Estimator(resolve_target(system="h200_sxm", backend="trtllm", version=None, model="Qwen/Qwen3-32B")[0])
-aic = T()
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot
-plotting = T()
-profiler.pipeline.profile(request_from_file(Path(sys.argv[1]), base_config=None, name=None, namespace=None))
-done = T()
+config = request.config
+target, _ = resolve_target(system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version,
+                           model=config.aic_model)
+estimator = pipeline._estimator(target)
+resolved = T()
+engines = pipeline._preload_engines(config, estimator.model_shape(config.engine.is_moe_model))
+with estimator.preloading(engines, config.sla.isl, config.sla.osl):
+    pipeline._prepare_output()
+    foreground = T()
+loaded = T()
+result = pipeline.profile(request)
+profiled = T()
 print(json.dumps({
-    "import the profiler (numpy, pydantic, PyYAML)": imported - start,
-    "import AI Configurator (pandas), load its database and model": aic - imported,
-    "import matplotlib": plotting - aic,
-    "profile(): sweep (incl. AI Configurator's table load), interpolation, DGD, report, plots": done - plotting,
+    "import the profiler (pydantic) and read the request": imported - start,
+    "resolve the AI Configurator target and open its database (LibYAML)": resolved - imported,
+    "AI Configurator's table load in a background thread (from building the two probe models to its end)":
+        loaded - resolved,
+    "  meanwhile in the foreground: import AIC's backends (pandas), jsonschema, matplotlib": foreground - resolved,
+    "profile(): sweep, interpolation, DGD, report and four plots (tables loaded, modules imported)": profiled - loaded,
 }))
 """
 
@@ -192,11 +208,21 @@ def _seconds(values: list[float]) -> str:
 def _timing_rows(measured: Measured) -> list[str]:
     case = measured.case
     ours, cli = statistics.median(measured.ours), statistics.median(measured.cli)
-    return [
-        f"| {case.title} | `python -m profiler` | {len(measured.ours)} | **{ours:.2f} s** | {_seconds(measured.ours)} | |",
-        f"| {case.title} | `aiconfigurator cli default --total-gpus {case.total_gpus}` | {len(measured.cli)} "
-        f"| **{cli:.2f} s** | {_seconds(measured.cli)} | **{cli / ours:.1f}x** |",
+    rows = [
+        f"| {case.title} | `python -m profiler` | {len(measured.ours)} | **{ours:.2f} s** | {_seconds(measured.ours)} "
+        f"| **{cli / ours:.1f}x** |",
     ]
+    if measured.one_core:
+        pinned = statistics.median(measured.one_core)
+        rows.append(
+            f"| {case.title} | `taskset -c 0 python -m profiler` (one core) | {len(measured.one_core)} | {pinned:.2f} s "
+            f"| {_seconds(measured.one_core)} | {cli / pinned:.1f}x |"
+        )
+    rows.append(
+        f"| {case.title} | `aiconfigurator cli default --total-gpus {case.total_gpus}` | {len(measured.cli)} "
+        f"| **{cli:.2f} s** | {_seconds(measured.cli)} | 1 |"
+    )
+    return rows
 
 
 def _picks_rows(measured: Measured) -> list[str]:
@@ -230,12 +256,17 @@ def render(main: Measured, moe: Measured | None, in_process: list[float], phases
     picks = [row for measured in cases for row in _picks_rows(measured)]
     phase_rows = [f"| {name} | {seconds:.2f} |" for name, seconds in phases.items()]
     corrected = p["latency_ms"] * AIC_TTFT_FACTOR
+    one_core_note = (
+        f"; pinned to one core {cli / statistics.median(main.one_core):.1f}x" if main.one_core else ""
+    )
     lines = [
         SECTION,
         "",
         f"Machine: {_machine()}, shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end); {today};",
-        "`benchmarks/offline_profile.py`, the two commands alternated, each a fresh process; AI Configurator 0.12.0",
-        "(h200_sxm, its `current` databases) for both. Medians; the ratio is CLI median / profiler median of the same run.",
+        "`benchmarks/offline_profile.py`, the commands alternated, each a fresh process; AI Configurator 0.12.0",
+        "(h200_sxm, its `current` databases) for all. Medians; the ratio is CLI median / this row's median, same run.",
+        "The CLI runs on one core (its CPU time equals its wall time); the profiler uses the second core for part of",
+        "its start-up, so it is also shown pinned to one core.",
         "",
         "| request | command | runs | median wall | all runs (s) | ratio |",
         "|---|---|---|---|---|---|",
@@ -243,21 +274,38 @@ def render(main: Measured, moe: Measured | None, in_process: list[float], phases
         f"| {case.title} | `profiler.profile()` again in the same process (the reconciler's case) | {len(in_process)} "
         f"| {statistics.median(in_process):.2f} s | {_seconds(in_process)} | {cli / statistics.median(in_process):.0f}x |",
         "",
-        f"Issue 3's targets on the quick-start request: at most 5 s end to end — **met** ({ours:.2f} s); at least 5x",
+        f"Issue 3's targets on the quick-start request: at most 5 s end to end — **{'met' if ours <= 5 else 'not met'}** "
+        f"({ours:.2f} s); at least 5x",
         f"faster than the CLI — **{'met' if ratio >= 5 else 'not met'}** in a fresh process ({ratio:.1f}x; fastest runs "
-        f"{min(main.ours):.2f} s vs {min(main.cli):.2f} s). The CLI's time grows with the model (MoE row); the",
-        "profiler's hardly does. The reconciler profiles in a long-lived process, where a request costs the in-process",
-        "figure.",
+        f"{min(main.ours):.2f} s vs {min(main.cli):.2f} s{one_core_note}). The CLI's time grows with the model (MoE",
+        "row); the profiler's hardly does. The reconciler profiles in a long-lived process, where a request costs the",
+        "in-process figure.",
         "",
-        "Where one fresh profiler process spends its time (quick-start request):",
+        "Where one fresh profiler process spends its time (quick-start request; Python's own start and exit, about",
+        "0.04 s each, come on top):",
         "",
         "| phase | seconds |",
         "|---|---|",
         *phase_rows,
         "",
-        "Imports (about 0.9 s: matplotlib, pandas via AI Configurator, numpy, pydantic) and AI Configurator's one-time",
-        "table load (about 0.5 s, inside the first estimate) are the floor of a fresh process; the sweep itself (about",
-        "60 estimates and 100 memory checks) and the rendering take tenths of a second.",
+        "What a fresh process costs, and what was done about it (outputs byte-identical before and after):",
+        "- **AI Configurator's table load** (its Rust core reads the GEMM and attention Parquet tables on the first",
+        "  estimate that needs them, about 0.55 s, without holding the GIL) now runs in a background thread, started as",
+        "  soon as the target is known (`Estimator.preloading`), while the foreground imports AI Configurator's",
+        "  backends (pandas), jsonschema and matplotlib (about 0.5 s together). This is what the second core buys;",
+        "  pinned to one core the two add up again.",
+        "- **The garbage collector** re-scanned the long-lived module objects (pandas, matplotlib, AI Configurator) in",
+        "  its full passes, during the run and at interpreter exit: about 0.3 s. `python -m profiler` now runs with the",
+        "  collector off and freezes what is left before exit (`profiler.__main__.run_once`); library callers are",
+        "  unaffected.",
+        "- **AI Configurator's version slots** parse every system YAML with PyYAML's pure-Python loader (0.14 s); the",
+        "  adapter has AIC's database module use the LibYAML loader (same objects, 0.02 s).",
+        "- numpy is imported on first use (in the table-load window), `profiler.profile` is imported lazily by the",
+        "  package, and plot titles sit at a fixed height (the same pixels, without measuring every tick label).",
+        "- What remains is the floor with these libraries: the table load (0.55 s of CPU), matplotlib (0.27 s to",
+        "  import, 0.25 s to draw the four PNGs), pandas (0.17 s, imported by AI Configurator's backend module),",
+        "  pydantic, numpy and jsonschema (0.2 s). The sweep itself (about 60 estimates and 100 memory checks), the",
+        "  interpolation, the DGD and the report take a few hundredths of a second.",
         "",
         "Picks under the same SLA:",
         "",

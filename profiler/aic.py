@@ -284,6 +284,7 @@ class Estimator:
         imports AI Configurator's backend and the caller's remaining modules meanwhile. The block must not use this
         estimator; leaving it waits for the load. Estimates that fail here are left to the sweep, which reports them; no result depends on the preload.
         """
+        from aiconfigurator_core.sdk import engine  # noqa: F401 - imported here so that the thread imports nothing
         from aiconfigurator_core.sdk.config import RuntimeConfig
         from aiconfigurator_core.sdk.rust_engine_step import estimate_static_latency_breakdown_with_rust
 
