@@ -29,7 +29,7 @@ def write_files(output: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(content)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, fork_plots: bool = False) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("aiconfigurator", "aiconfigurator_core"):
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         request = request_from_file(args.config, base_config=base, name=args.name, namespace=args.namespace)
         from profiler.pipeline import profile
 
-        result = profile(request)
+        result = profile(request, fork_plots=fork_plots)
     except ProfilingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -59,10 +59,11 @@ def run_once() -> int:
     """`main()` as a one-shot process runs it. Nearly every object it creates (the modules of AI Configurator,
     pandas and matplotlib, the loaded performance data) lives until the process exits, so the cyclic garbage
     collector's full passes, during the run and again at exit, would only re-scan them: about a quarter of the
-    wall time on a 2-core machine. The collector is off while `main()` runs and what is left is frozen for exit."""
+    wall time on a 2-core machine. The collector is off while `main()` runs and what is left is frozen for exit.
+    The process runs no threads of its own when it draws the plots, so half of them are drawn in a forked child."""
     gc.disable()
     try:
-        return main()
+        return main(fork_plots=True)
     finally:
         gc.freeze()
 

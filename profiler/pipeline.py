@@ -135,8 +135,11 @@ def _unattainable(choice: EngineChoice) -> str:
     )
 
 
-def profile(request: ProfileRequest) -> ProfileResult:
-    """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots."""
+def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResult:
+    """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots.
+
+    `fork_plots=True` draws half of the plots in a forked child process (same bytes, on another core); only for
+    a process that runs no threads of its own, such as `python -m profiler`."""
     config = request.config
     warnings = _ignored_settings(config) + _base_config_warnings(request)
     target, target_warnings = resolve_target(
@@ -212,7 +215,7 @@ def profile(request: ProfileRequest) -> ProfileResult:
         interpolation.DECODE_NPZ: interpolation.to_npz(surface),
         "profile.json": profile_json(findings),
         "report.md": render_report(findings),
-        **plots.render_plots(findings),
+        **plots.render_plots(findings, fork=fork_plots),
     }
     return ProfileResult(
         files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 from collections import defaultdict
+from collections.abc import Iterable
 
 from profiler.findings import Findings
 
@@ -90,13 +92,53 @@ def prepare() -> None:
     import matplotlib.pyplot  # noqa: F401
 
 
-def render_plots(findings: Findings) -> dict[str, bytes]:
-    """The report's PNG files by name."""
+_RENDERERS = dict(zip(PLOT_FILES, (_prefill_performance, _decode_performance, _prefill_interpolation, _decode_interpolation)))
+# What a forked child draws: about half of the drawing time.
+_CHILD_SHARE = ("prefill_performance.png", "decode_interpolation.png")
+
+
+def _render(plt, findings: Findings, names: Iterable[str]) -> dict[str, bytes]:
+    return {name: _RENDERERS[name](plt, findings) for name in names}
+
+
+def _render_to(connection, plt, findings: Findings, names: Iterable[str]) -> None:
+    connection.send(_render(plt, findings, names))
+    connection.close()
+
+
+def _render_forked(plt, findings: Findings) -> dict[str, bytes]:
+    """Draw `_CHILD_SHARE` in a forked child process while this one draws the rest. The child is a copy of this
+    process (same modules, rcParams and data), so the bytes are the same; if it fails, its share is drawn here."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_render_to, args=(sender, plt, findings, _CHILD_SHARE), daemon=True)
+    try:
+        child.start()
+    except OSError:
+        return _render(plt, findings, PLOT_FILES)
+    finally:
+        sender.close()
+    files = _render(plt, findings, [name for name in PLOT_FILES if name not in _CHILD_SHARE])
+    try:
+        files.update(receiver.recv())
+    except (EOFError, OSError):
+        files.update(_render(plt, findings, _CHILD_SHARE))
+    finally:
+        receiver.close()
+        child.join()
+    return files
+
+
+def render_plots(findings: Findings, *, fork: bool = False) -> dict[str, bytes]:
+    """The report's PNG files by name. `fork=True` draws half of them in a forked child process, on another core:
+    only for a process that runs no other threads of its own (forking those is unsafe), such as the CLI."""
     prepare()
     import matplotlib.pyplot as plt
 
     # A fixed title height: where matplotlib's automatic placement puts it on these plots (no tick labels on
     # top), without measuring every tick label to find out.
     with plt.rc_context({"figure.max_open_warning": 0, "axes.titley": 1.0}):
-        renderers = (_prefill_performance, _decode_performance, _prefill_interpolation, _decode_interpolation)
-        return {name: render(plt, findings) for name, render in zip(PLOT_FILES, renderers)}
+        files = _render_forked(plt, findings) if fork and hasattr(os, "fork") else _render(plt, findings, PLOT_FILES)
+    return {name: files[name] for name in PLOT_FILES}
