@@ -121,10 +121,10 @@ def initial_replicas_patch(dgd: Mapping[str, Any], planner_mode: str) -> bytes:
 
 def patch_fits(data: bytes, dgd: Mapping[str, Any], planner_mode: str) -> bool:
     """Whether an existing `replicas.yaml` still fits the DGD and the mode: it targets the DGD (name and
-    namespace, nothing else in `metadata`), patches exactly
-    its prefill and decode services, and has the mode's form (all integers, or all null). A patch that does
-    not fit (unreadable, the DGD renamed, a backend whose services have other keys, git <-> patch mode) would
-    add bogus services or fight the planner, so the reconciler replaces it with the initial one."""
+    namespace, nothing else in `metadata`), patches exactly its prefill and decode services, and has the
+    mode's form (all counts, or all null). A patch that does not fit (unreadable, the DGD renamed, a backend
+    whose services have other keys, git <-> patch mode) would add bogus services or fight the planner, so the
+    reconciler replaces it with the initial one."""
     try:
         docs = [doc for doc in YAML(typ="safe", pure=True).load_all(data.decode()) if doc is not None]
     except Exception:  # noqa: BLE001 - any unreadable file does not fit
@@ -133,7 +133,8 @@ def patch_fits(data: bytes, dgd: Mapping[str, Any], planner_mode: str) -> bool:
         return False
     doc = docs[0]
     services = resolve_services(dgd)
-    patched = (doc.get("spec") or {}).get("services") if isinstance(doc.get("spec"), dict) else None
+    spec = doc.get("spec")
+    patched = spec.get("services") if isinstance(spec, dict) else None
     if (doc.get("kind") != "DynamoGraphDeployment" or doc.get("metadata") != patch_target(dgd)
             or not isinstance(patched, dict) or set(patched) != {services[role] for role in ROLES}):
         return False
