@@ -1,4 +1,4 @@
-"""PNG plots for the report (matplotlib, Agg). Deterministic: no timestamp or software tag in the files."""
+"""PNG plots for the report (matplotlib's Agg canvas, no pyplot). Deterministic: no timestamp or software tag in the files."""
 
 from __future__ import annotations
 
@@ -22,17 +22,22 @@ _PAIR = {"left": 0.08, "right": 0.98, "bottom": 0.14, "top": 0.9, "wspace": 0.3}
 _SLA_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 1}
 
 
-def _png(figure) -> bytes:
-    import matplotlib.pyplot as plt
+def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], gridspec_kw: dict[str, float]):
+    """A figure and its axes as `pyplot.subplots` makes them, without pyplot (its import and figure manager)."""
+    from matplotlib.figure import Figure
 
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(nrows, ncols, gridspec_kw=gridspec_kw)
+
+
+def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    plt.close(figure)
     return buffer.getvalue()
 
 
-def _prefill_performance(plt, findings: Findings) -> bytes:
-    figure, axes = plt.subplots(figsize=(6, 4), gridspec_kw=_SINGLE)
+def _prefill_performance(findings: Findings) -> bytes:
+    figure, axes = _figure(figsize=(6, 4), gridspec_kw=_SINGLE)
     for point in findings.sweep.prefill:
         axes.scatter(point.ttft_ms, point.thpt_per_gpu, color="tab:blue")
         axes.annotate(point.mapping.label, (point.ttft_ms, point.thpt_per_gpu), textcoords="offset points", xytext=(4, 4))
@@ -44,8 +49,8 @@ def _prefill_performance(plt, findings: Findings) -> bytes:
     return _png(figure)
 
 
-def _decode_performance(plt, findings: Findings) -> bytes:
-    figure, axes = plt.subplots(figsize=(6, 4), gridspec_kw=_SINGLE)
+def _decode_performance(findings: Findings) -> bytes:
+    figure, axes = _figure(figsize=(6, 4), gridspec_kw=_SINGLE)
     series = defaultdict(list)
     for point in findings.sweep.decode:
         series[point.mapping.label].append(point)
@@ -59,9 +64,9 @@ def _decode_performance(plt, findings: Findings) -> bytes:
     return _png(figure)
 
 
-def _prefill_interpolation(plt, findings: Findings) -> bytes:
+def _prefill_interpolation(findings: Findings) -> bytes:
     curve = findings.prefill_curve
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
+    figure, (left, right) = _figure(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
     left.plot(curve.prefill_isl, curve.prefill_ttft, marker="o")
     left.set(xlabel="ISL (tokens)", ylabel="TTFT (ms)", title=f"{findings.prefill.mapping}: TTFT")
     right.plot(curve.prefill_isl, curve.prefill_thpt_per_gpu, marker="o", color="tab:orange")
@@ -69,12 +74,12 @@ def _prefill_interpolation(plt, findings: Findings) -> bytes:
     return _png(figure)
 
 
-def _decode_interpolation(plt, findings: Findings) -> bytes:
+def _decode_interpolation(findings: Findings) -> bytes:
     surface = findings.decode_surface
     by_context = defaultdict(list)
     for x, y, itl, thpt in zip(surface.x_kv_usage, surface.y_context_length, surface.z_itl, surface.z_thpt_per_gpu):
         by_context[y].append((x, itl, thpt))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
+    figure, (left, right) = _figure(1, 2, figsize=(9, 3.5), gridspec_kw=_PAIR)
     for context, points in by_context.items():
         left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"ctx {context:g}")
         right.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=f"ctx {context:g}")
@@ -85,11 +90,9 @@ def _decode_interpolation(plt, findings: Findings) -> bytes:
 
 
 def prepare() -> None:
-    """Import matplotlib with the Agg backend (about 0.3 s in a fresh process), e.g. while estimates run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    """Import matplotlib's figure and Agg canvas (about 0.25 s in a fresh process), e.g. while estimates run."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
 
 
 _RENDERERS = dict(zip(PLOT_FILES, (_prefill_performance, _decode_performance, _prefill_interpolation, _decode_interpolation)))
@@ -97,48 +100,55 @@ _RENDERERS = dict(zip(PLOT_FILES, (_prefill_performance, _decode_performance, _p
 _CHILD_SHARE = ("prefill_performance.png", "decode_interpolation.png")
 
 
-def _render(plt, findings: Findings, names: Iterable[str]) -> dict[str, bytes]:
-    return {name: _RENDERERS[name](plt, findings) for name in names}
+def _render(findings: Findings, names: Iterable[str]) -> dict[str, bytes]:
+    return {name: _RENDERERS[name](findings) for name in names}
 
 
-def _render_to(connection, plt, findings: Findings, names: Iterable[str]) -> None:
-    connection.send(_render(plt, findings, names))
+def _render_to(connection, findings: Findings, names: Iterable[str]) -> None:
+    connection.send(_render(findings, names))
     connection.close()
 
 
-def _render_forked(plt, findings: Findings) -> dict[str, bytes]:
+def _render_forked(findings: Findings) -> dict[str, bytes]:
     """Draw `_CHILD_SHARE` in a forked child process while this one draws the rest. The child is a copy of this
     process (same modules, rcParams and data), so the bytes are the same; if it fails, its share is drawn here."""
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_render_to, args=(sender, plt, findings, _CHILD_SHARE), daemon=True)
+    child = context.Process(target=_render_to, args=(sender, findings, _CHILD_SHARE), daemon=True)
     try:
         child.start()
     except OSError:
-        return _render(plt, findings, PLOT_FILES)
+        return _render(findings, PLOT_FILES)
     finally:
         sender.close()
-    files = _render(plt, findings, [name for name in PLOT_FILES if name not in _CHILD_SHARE])
+    files = _render(findings, [name for name in PLOT_FILES if name not in _CHILD_SHARE])
     try:
         files.update(receiver.recv())
     except (EOFError, OSError):
-        files.update(_render(plt, findings, _CHILD_SHARE))
+        files.update(_render(findings, _CHILD_SHARE))
     finally:
         receiver.close()
         child.join()
     return files
 
 
+def _can_fork() -> bool:
+    """Whether a forked child would draw on another core (on one core it only adds the fork's cost)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return hasattr(os, "fork") and cpus > 1
+
+
 def render_plots(findings: Findings, *, fork: bool = False) -> dict[str, bytes]:
-    """The report's PNG files by name. `fork=True` draws half of them in a forked child process, on another core:
-    only for a process that runs no other threads of its own (forking those is unsafe), such as the CLI."""
+    """The report's PNG files by name. `fork=True` draws half of them in a forked child process when the process
+    may use more than one core: only for a process that runs no threads of its own (forking those is unsafe),
+    such as the CLI."""
     prepare()
-    import matplotlib.pyplot as plt
+    import matplotlib
 
     # A fixed title height: where matplotlib's automatic placement puts it on these plots (no tick labels on
     # top), without measuring every tick label to find out.
-    with plt.rc_context({"figure.max_open_warning": 0, "axes.titley": 1.0}):
-        files = _render_forked(plt, findings) if fork and hasattr(os, "fork") else _render(plt, findings, PLOT_FILES)
+    with matplotlib.rc_context({"axes.titley": 1.0}):
+        files = _render_forked(findings) if fork and _can_fork() else _render(findings, PLOT_FILES)
     return {name: files[name] for name in PLOT_FILES}
