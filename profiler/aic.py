@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from packaging.version import InvalidVersion, Version
 
 from profiler.errors import ProfilingError
@@ -281,8 +280,9 @@ class Estimator:
 
         AI Configurator's Rust core reads each performance table (Parquet) on the first estimate that needs it,
         about half a second for a model's GEMM and attention tables, without holding the GIL; a fresh process
-        imports AI Configurator's backend and the caller's remaining modules meanwhile. The block must not use this
-        estimator; leaving it waits for the load. Estimates that fail here are left to the sweep, which reports them; no result depends on the preload.
+        imports AI Configurator's backend and the caller's remaining modules meanwhile. The block must not use
+        this estimator; leaving it waits for the load. Estimates that fail here are left to the sweep, which
+        reports them: no result depends on the preload.
         """
         from aiconfigurator_core.sdk import engine  # noqa: F401 - imported here so that the thread imports nothing
         from aiconfigurator_core.sdk.config import RuntimeConfig
@@ -303,7 +303,9 @@ class Estimator:
             # The same entry point `run_static_latency_only` estimates through; the latencies are discarded.
             for model, runtime, mode in runs:
                 try:
-                    estimate_static_latency_breakdown_with_rust(model, self._database, runtime, mode, STATIC_STRIDE, 1.0)
+                    estimate_static_latency_breakdown_with_rust(
+                        model, self._database, runtime, mode, STATIC_STRIDE, 1.0
+                    )
                 except BaseException as error:
                     if not estimation_failed(error):
                         raise

@@ -20,7 +20,9 @@ from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MAN
 from profiler.render.schema import validate_dgd
 from profiler.report import render_report
 from profiler.result import EngineChoice, ProfileRequest, ProfileResult
-from profiler.search_space import EngineRole, ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts
+from profiler.search_space import (
+    EngineRole, ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts,
+)
 from profiler.select import pick
 from profiler.sweep import SweepResult, sweep
 from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION

@@ -1,4 +1,6 @@
-"""PNG plots for the report (matplotlib's Agg canvas, no pyplot). Deterministic: no timestamp or software tag in the files."""
+"""PNG plots for the report (matplotlib's `Figure` on the Agg canvas, no pyplot).
+
+Deterministic: no timestamp or software tag in the files."""
 
 from __future__ import annotations
 
@@ -95,7 +97,9 @@ def prepare() -> None:
     import matplotlib.figure  # noqa: F401
 
 
-_RENDERERS = dict(zip(PLOT_FILES, (_prefill_performance, _decode_performance, _prefill_interpolation, _decode_interpolation)))
+_RENDERERS = dict(
+    zip(PLOT_FILES, (_prefill_performance, _decode_performance, _prefill_interpolation, _decode_interpolation))
+)
 # What a forked child draws: about half of the drawing time.
 _CHILD_SHARE = ("prefill_performance.png", "decode_interpolation.png")
 
