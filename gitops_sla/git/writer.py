@@ -119,6 +119,50 @@ def _commit(mirror: Mirror, tree_id: str, parents: list[str], message: str, auth
     return str(mirror.repo.create_commit(None, signature, signature, message, tree_id, parents))
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """One attempt's commit, ready to push; `commit` None means there is nothing to do."""
+
+    commit: str | None
+    parent: str | None
+    files: tuple[str, ...] = ()
+
+
+def _push_regenerating(
+    mirror: Mirror,
+    branch: str,
+    prepare: Callable[[], _Prepared],
+    retry: RetryPolicy,
+    fetched: bool,
+    on_rejected: Callable[[PushRejected], None] | None,
+) -> PushResult:
+    """Fetch, `prepare` a commit on the fresh head, push it; after a rejection start over, with backoff."""
+    rejections = 0
+    for attempt in range(1, retry.max_attempts + 1):
+        if attempt > 1 or not fetched:
+            mirror.fetch()
+        prepared = prepare()
+        if prepared.commit is None:
+            return PushResult(branch, None, prepared.parent, attempt, rejections)
+        try:
+            mirror.push(prepared.commit, branch)
+        except PushRejected as exc:
+            rejections += 1
+            if on_rejected is not None:
+                on_rejected(exc)
+            log.info("push to %s lost a race (attempt %d/%d): %s", branch, attempt, retry.max_attempts, exc.reason)
+            if attempt < retry.max_attempts:
+                time.sleep(retry.delay(attempt))
+            continue
+        return PushResult(branch, prepared.commit, prepared.parent, attempt, rejections, prepared.files)
+    raise PushConflict(f"gave up pushing to {branch} after {retry.max_attempts} rejected attempts; "
+                       "the next pass tries again")
+
+
+def _message(message: str, trailers: Mapping[str, str] | None, changes: Changes) -> str:
+    return format_message(changes.message or message, {**(trailers or {}), **(changes.trailers or {})})
+
+
 def commit_changes(
     mirror: Mirror,
     branch: str,
@@ -136,33 +180,20 @@ def commit_changes(
     `fetched=True` skips the first fetch when the caller has just fetched. After each rejection the mirror
     is fetched and `build` re-runs on the new head. Raises `PushConflict` after `retry.max_attempts`
     rejections, `GitAuthError`/`GitSyncError` on other failures (nothing is pushed then)."""
-    rejections = 0
-    for attempt in range(1, retry.max_attempts + 1):
-        if attempt > 1 or not fetched:
-            mirror.fetch()
+
+    def prepare() -> _Prepared:
         head = mirror.head(branch)
         snapshot = mirror.snapshot(head)
         changes = build(snapshot)
         if changes is None or not changes.files:
-            return PushResult(branch, None, head, attempt, rejections)
+            return _Prepared(None, head)
         tree_id = build_tree(mirror.repo, snapshot.tree if head else None, changes.files)
         if tree_id == snapshot.tree_id:
-            return PushResult(branch, None, head, attempt, rejections)
-        text = format_message(changes.message or message, {**(trailers or {}), **(changes.trailers or {})})
-        commit_id = _commit(mirror, tree_id, [head] if head else [], text, author)
-        try:
-            mirror.push(commit_id, branch)
-        except PushRejected as exc:
-            rejections += 1
-            if on_rejected is not None:
-                on_rejected(exc)
-            log.info("push to %s lost a race (attempt %d/%d): %s", branch, attempt, retry.max_attempts, exc.reason)
-            if attempt < retry.max_attempts:
-                time.sleep(retry.delay(attempt))
-            continue
-        return PushResult(branch, commit_id, head, attempt, rejections, tuple(sorted(changes.files)))
-    raise PushConflict(f"gave up pushing to {branch} after {retry.max_attempts} rejected attempts; "
-                       "the next pass tries again")
+            return _Prepared(None, head)
+        commit_id = _commit(mirror, tree_id, [head] if head else [], _message(message, trailers, changes), author)
+        return _Prepared(commit_id, head, tuple(sorted(changes.files)))
+
+    return _push_regenerating(mirror, branch, prepare, retry, fetched, on_rejected)
 
 
 def commit_to_side_branch(
@@ -184,36 +215,24 @@ def commit_to_side_branch(
     changes. Its parents are the branch's current tip (when it exists) and the base head (when the tip
     does not contain it yet), so the push is always a fast-forward and no earlier commit on the branch is
     lost. No commit when the branch already has exactly that tree."""
-    rejections = 0
-    for attempt in range(1, retry.max_attempts + 1):
-        if attempt > 1 or not fetched:
-            mirror.fetch()
+
+    def prepare() -> _Prepared:
         base_head = mirror.head(base_branch)
         tip = mirror.head(branch)
         snapshot = mirror.snapshot(base_head)
         changes = build(snapshot)
         if changes is None or not changes.files:
-            return PushResult(branch, None, tip, attempt, rejections)
+            return _Prepared(None, tip)
         tree_id = build_tree(mirror.repo, snapshot.tree if base_head else None, changes.files)
         if tip is not None and str(mirror.snapshot(tip).tree_id) == tree_id:
-            return PushResult(branch, None, tip, attempt, rejections)
+            return _Prepared(None, tip)
         if tip is None:
             parents = [base_head] if base_head else []
         elif base_head is None or mirror.is_ancestor(base_head, tip):
             parents = [tip]
         else:
             parents = [tip, base_head]
-        text = format_message(changes.message or message, {**(trailers or {}), **(changes.trailers or {})})
-        commit_id = _commit(mirror, tree_id, parents, text, author)
-        try:
-            mirror.push(commit_id, branch)
-        except PushRejected as exc:
-            rejections += 1
-            if on_rejected is not None:
-                on_rejected(exc)
-            if attempt < retry.max_attempts:
-                time.sleep(retry.delay(attempt))
-            continue
-        return PushResult(branch, commit_id, tip, attempt, rejections, tuple(sorted(changes.files)))
-    raise PushConflict(f"gave up pushing to {branch} after {retry.max_attempts} rejected attempts; "
-                       "the next pass tries again")
+        commit_id = _commit(mirror, tree_id, parents, _message(message, trailers, changes), author)
+        return _Prepared(commit_id, tip, tuple(sorted(changes.files)))
+
+    return _push_regenerating(mirror, branch, prepare, retry, fetched, on_rejected)
