@@ -15,6 +15,8 @@ from typing import Literal, Mapping
 
 import httpx
 
+from gitops_sla.secrets import resolve_secret
+
 ENV_API_URL = "GITOPS_SLA_FORGE_API_URL"
 ENV_REPO = "GITOPS_SLA_FORGE_REPO"
 ENV_TOKEN = "GITOPS_SLA_FORGE_TOKEN"
@@ -65,13 +67,8 @@ class ForgeSettings:
         """Explicit values, then `GITOPS_SLA_FORGE_*` variables; `repo` defaults to the `owner/name` of the
         Git remote URL. None when no token is configured (pull-request mode then reports an error)."""
         env = os.environ if env is None else env
-        secret = token or env.get(ENV_TOKEN)
-        path = token_file or env.get(ENV_TOKEN_FILE)
-        if not secret and path:
-            try:
-                secret = Path(path).read_text().strip()
-            except OSError as exc:
-                raise ForgeError(f"cannot read the forge token file {path}: {exc.strerror}") from None
+        secret = resolve_secret(value=token, file=token_file, env=env, env_var=ENV_TOKEN,
+                                env_file_var=ENV_TOKEN_FILE, what="forge token", error=ForgeError)
         if not secret:
             return None
         repo = repo or env.get(ENV_REPO) or (owner_repo_from_url(remote_url) if remote_url else None)

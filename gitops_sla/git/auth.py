@@ -15,6 +15,7 @@ from typing import Mapping
 import pygit2
 
 from gitops_sla.git.errors import GitAuthError
+from gitops_sla.secrets import resolve_secret
 
 ENV_USERNAME = "GITOPS_SLA_GIT_USERNAME"
 ENV_TOKEN = "GITOPS_SLA_GIT_TOKEN"
@@ -51,16 +52,8 @@ class GitCredentials:
         """Explicit values win, then `GITOPS_SLA_GIT_USERNAME` / `GITOPS_SLA_GIT_TOKEN` /
         `GITOPS_SLA_GIT_TOKEN_FILE`. None when no secret is configured (anonymous or URL credentials)."""
         env = os.environ if env is None else env
-        secret = token or env.get(ENV_TOKEN)
-        path = token_file or env.get(ENV_TOKEN_FILE)
-        if not secret and path:
-            try:
-                secret = Path(path).read_text().strip()
-            except OSError as exc:
-                raise GitAuthError(f"cannot read the Git token file {path}: {exc.strerror}; "
-                                   f"check the path given by --git-token-file or {ENV_TOKEN_FILE}") from None
-            if not secret:
-                raise GitAuthError(f"the Git token file {path} is empty; put the token in it")
+        secret = resolve_secret(value=token, file=token_file, env=env, env_var=ENV_TOKEN,
+                                env_file_var=ENV_TOKEN_FILE, what="Git token", error=GitAuthError)
         if not secret:
             return None
         return cls(username or env.get(ENV_USERNAME) or DEFAULT_USERNAME, secret)
