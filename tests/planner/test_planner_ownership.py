@@ -5,6 +5,7 @@ planner's release patch removes them from what Argo CD or Flux apply. Git mode: 
 replicas.yaml sets them.
 """
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ DGD = {
     "apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeployment", "metadata": {"name": "llm"},
     "spec": {"services": {
         "Frontend": {"componentType": "frontend", "replicas": 1},
+        "Planner": {"componentType": "planner", "replicas": 1},
         "TRTLLMPrefillWorker": {"componentType": "worker", "subComponentType": "prefill", "replicas": 2},
         "TRTLLMDecodeWorker": {"componentType": "worker", "subComponentType": "decode", "replicas": 3,
                                "resources": {"limits": {"gpu": "4"}}},
@@ -40,8 +42,14 @@ def test_argocd_patch_mode_ignores_worker_replicas_and_git_mode_ignores_nothing(
     (patch_mode,) = kustomize(APPS / "argocd-planner-patch-mode")
     base_spec, patch_spec = base["spec"]["template"]["spec"], patch_mode["spec"]["template"]["spec"]
     assert "ignoreDifferences" not in base_spec and "syncOptions" not in base_spec["syncPolicy"]
-    assert patch_spec["ignoreDifferences"] == [{"group": "nvidia.com", "kind": "DynamoGraphDeployment",
-                                                "jqPathExpressions": [".spec.services[].replicas"]}]
+    [rule] = patch_spec["ignoreDifferences"]
+    assert (rule["group"], rule["kind"]) == ("nvidia.com", "DynamoGraphDeployment")
+    [expression] = rule["jqPathExpressions"]
+    if shutil.which("jq"):  # what Argo CD (gojq) would ignore: the workers' replicas, not the Frontend's or Planner's
+        done = subprocess.run(["jq", "-c", f"[path({expression})]"], input=json.dumps(DGD), capture_output=True,
+                              text=True, check=True)
+        assert sorted(json.loads(done.stdout)) == [["spec", "services", "TRTLLMDecodeWorker", "replicas"],
+                                                   ["spec", "services", "TRTLLMPrefillWorker", "replicas"]]
     assert patch_spec["syncPolicy"]["syncOptions"] == ["RespectIgnoreDifferences=true"]
     # everything else is the ApplicationSet as the template ships it
     del patch_spec["ignoreDifferences"], patch_spec["syncPolicy"]["syncOptions"]
@@ -63,7 +71,7 @@ def test_patch_mode_release_patch_leaves_worker_replicas_to_the_planner(tmp_path
     (rendered,) = kustomize(generated_folder(tmp_path, "patch"))
     services = rendered["spec"]["services"]
     assert "replicas" not in services["TRTLLMPrefillWorker"] and "replicas" not in services["TRTLLMDecodeWorker"]
-    assert services["Frontend"]["replicas"] == 1  # not planner-managed: Git keeps it
+    assert services["Frontend"]["replicas"] == services["Planner"]["replicas"] == 1  # not planner-managed
     assert services["TRTLLMDecodeWorker"]["resources"] == {"limits": {"gpu": "4"}}
     assert services["TRTLLMPrefillWorker"]["subComponentType"] == "prefill"
 
