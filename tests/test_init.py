@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pygit2
 import pytest
+import yaml
 
 from gitops_sla.cli import main
 from gitops_sla.commands.validate import validate_paths
@@ -56,7 +59,8 @@ def test_layout_of_the_new_repository(tmp_path: Path) -> None:
     for path in ("gitops-sla.yaml", "README.md", "requests/default/sla-aic.yaml", "generated/.gitkeep",
                  "bases/default/vllm-disagg/disagg.yaml", "bases/default/sglang-disagg/disagg.yaml",
                  "bases/default/trtllm-disagg/disagg.yaml", "apps/argocd/applicationset.yaml",
-                 "apps/flux/kustomization.yaml", "apps/flux/gitrepository.yaml"):
+                 "apps/flux/kustomization.yaml", "apps/flux/flux-kustomization.yaml",
+                 "apps/flux/gitrepository.yaml"):
         assert path in files, path
     for name in ("dynamographdeploymentrequest.schema.json", "repo-config.schema.json"):
         assert files[f"schemas/{name}"] == (PROJECT_SCHEMA_DIR / name).read_bytes()
@@ -136,10 +140,38 @@ def test_argo_cd_application_set_generates_one_app_per_generated_folder() -> Non
 
 
 def test_flux_kustomization_applies_generated() -> None:
-    kustomization = load_yaml((TEMPLATE_DIR / "apps" / "flux" / "kustomization.yaml").read_bytes()).data
+    kustomization = load_yaml((TEMPLATE_DIR / "apps" / "flux" / "flux-kustomization.yaml").read_bytes()).data
     source = load_yaml((TEMPLATE_DIR / "apps" / "flux" / "gitrepository.yaml").read_bytes()).data
+    assert kustomization["kind"] == "Kustomization"
+    assert kustomization["apiVersion"].startswith("kustomize.toolkit.fluxcd.io/")
     assert kustomization["spec"]["path"] == "./generated" and kustomization["spec"]["prune"] is True
     assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": source["metadata"]["name"]}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) is not installed")
+def test_every_apps_folder_renders_with_kubectl_kustomize(tmp_path: Path) -> None:
+    """`kubectl apply -k apps/<folder>/` as the repository README says: each folder is a valid kustomization
+    that yields exactly the Argo CD or Flux objects (a Flux Kustomization in a file named kustomization.yaml
+    would be read by kustomize as its own config and fail)."""
+    target = tmp_path / "gitops"
+    init_repository(target)
+    expected = {
+        "argocd": [("ApplicationSet", "argocd", "gitops-sla")],
+        "argocd-planner-patch-mode": [("ApplicationSet", "argocd", "gitops-sla")],
+        "flux": [("GitRepository", "flux-system", "gitops-sla"),
+                 ("Kustomization", "flux-system", "gitops-sla-generated")],
+    }
+    assert sorted(p.name for p in (target / "apps").iterdir()) == sorted(expected)
+    for folder, objects in expected.items():
+        done = subprocess.run(["kubectl", "kustomize", str(target / "apps" / folder)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"apps/{folder}: {done.stderr}"
+        rendered = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+        found = sorted((doc["kind"], doc["metadata"]["namespace"], doc["metadata"]["name"]) for doc in rendered)
+        assert found == objects, folder
+    readme = (target / "README.md").read_text()
+    assert "kubectl apply -k apps/argocd/" in readme and "kubectl apply -k apps/flux/" in readme
+    assert "-f apps/" not in readme
 
 
 def test_vendored_bases_are_unchanged_copies() -> None:
