@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Sequence
 
+from gitops_sla.git.auth import redact_url
 from planner.args import PlannerSettings, UsageError, parse_args
 from planner.core import JsonlDecisionLog, Planner, Predictors, config_from_settings, decision_record
 from planner.interpolation import DecodeInterpolator, PrefillInterpolator
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log.info("planner started: mode=%s interval=%ss ttft=%sms itl=%sms predictor=%s prometheus=%s",
              settings.mode, settings.adjustment_interval, settings.ttft, settings.itl, settings.load_predictor,
-             settings.prometheus_endpoint)
+             redact_url(settings.prometheus_endpoint))
     if settings.once:
         decision, outcome = planner.step()
         print(json.dumps(decision_record(decision, outcome, settings.mode), sort_keys=True, default=str))

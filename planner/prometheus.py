@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from gitops_sla.git.auth import redact_url
+
 log = logging.getLogger(__name__)
 
 AVERAGED_METRICS = {
@@ -92,6 +94,7 @@ class PrometheusClient:
     def __init__(self, endpoint: str, dynamo_namespace: str | None, model_name: str | None,
                  timeout_s: float = 5.0, http: httpx.Client | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.display_endpoint = redact_url(self.endpoint)  # for messages: no `user:password@`
         self.dynamo_namespace = dynamo_namespace
         self.model_name = model_name
         self._http = http or httpx.Client(base_url=self.endpoint, timeout=timeout_s)
@@ -106,14 +109,16 @@ class PrometheusClient:
         try:
             response = self._http.get("/api/v1/query", params=params)
         except httpx.HTTPError as error:
-            raise PrometheusUnavailable(f"Prometheus at {self.endpoint} is unreachable: {error}") from None
+            raise PrometheusUnavailable(f"Prometheus at {self.display_endpoint} is unreachable: "
+                                        f"{redact_url(str(error))}; check --metric-pulling-prometheus-endpoint"
+                                        ) from None
         try:
             body = response.json()
         except ValueError:
-            raise PrometheusUnavailable(f"Prometheus at {self.endpoint} answered HTTP {response.status_code} "
+            raise PrometheusUnavailable(f"Prometheus at {self.display_endpoint} answered HTTP {response.status_code} "
                                         "with a body that is not JSON") from None
         if response.status_code != 200 or body.get("status") != "success":
-            raise PrometheusUnavailable(f"Prometheus at {self.endpoint} rejected query {query!r}: "
+            raise PrometheusUnavailable(f"Prometheus at {self.display_endpoint} rejected query {query!r}: "
                                         f"HTTP {response.status_code} {body.get('error', '')}".rstrip())
         samples = body.get("data", {}).get("result", [])
         if not samples:

@@ -99,6 +99,17 @@ def test_prometheus_down_holds_current_replicas(interpolators, caplog):
     assert "Prometheus unavailable, holding current replicas" in caplog.text and url in caplog.text
 
 
+def test_credentials_in_the_prometheus_url_never_reach_logs_or_decisions(interpolators, caplog):
+    with run_prometheus() as server:
+        url = server.url.replace("http://", "http://planner:hunter2@")
+    deployment = InMemoryDeployment(Replicas(3, 7))
+    with caplog.at_level(logging.DEBUG, logger="planner"):
+        decision, _ = make_planner(url, interpolators, deployment).step()
+    assert decision.action == "hold" and "Prometheus unavailable" in decision.reason
+    assert "***@127.0.0.1" in decision.reason and "--metric-pulling-prometheus-endpoint" in decision.reason
+    assert "hunter2" not in caplog.text and "hunter2" not in decision.reason
+
+
 def test_empty_series_holds(prometheus, interpolators, caplog):
     deployment = InMemoryDeployment(Replicas(3, 7))
     with caplog.at_level(logging.WARNING, logger="planner"):
