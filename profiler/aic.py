@@ -31,7 +31,13 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from profiler.errors import ProfilingError
-from profiler.search_space import DEEPSEEK_STYLE_MOE_ARCHITECTURES, EngineRole, ModelShape, ParallelMapping
+from profiler.search_space import (
+    DEEPSEEK_STYLE_MOE_ARCHITECTURES,
+    EngineRole,
+    ModelShape,
+    ParallelMapping,
+    quantization_block_size,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +344,7 @@ class Estimator:
             num_experts=int(info.get("num_experts") or 0),
             max_context_length=int(info.get("context") or 0),
             is_moe=is_moe,
+            quantization_block_size=quantization_block_size((info.get("raw_config") or {}).get("quantization_config")),
         )
 
     @property

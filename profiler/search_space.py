@@ -3,20 +3,23 @@
 GPU counts are the powers of two within `[min, max]`. A dense model (and any MoE model that is not
 DeepSeek-style MLA+MoE) gets one candidate per count, `TP=n`; a DeepSeek-style MoE model gets `TEP=n` and
 `DEP=n` (prefill tries TEP first, decode DEP first). Candidates whose sizes do not divide the model's heads,
-experts or intermediate size are dropped, as Dynamo's `parallelization_mapping.py` does.
+experts or intermediate size, or whose intermediate-size shard splits a quantisation block (FP8 block
+quantisation: `(intermediate_size // tp) % block`), are dropped, as Dynamo's `parallelization_mapping.py` does.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 MappingKind = Literal["TP", "TEP", "DEP"]
 EngineRole = Literal["prefill", "decode"]
 
 # Dynamo treats only these architectures as MoE for TEP/DEP sweeps (MLA + MoE).
 DEEPSEEK_STYLE_MOE_ARCHITECTURES = frozenset({"DeepseekV3ForCausalLM", "DeepseekV32ForCausalLM"})
+# Where Dynamo's `model_info.py` reads a quantisation block size, first found wins.
+QUANTIZATION_BLOCK_KEYS = ("weight_block_size", "block_size", "group_size", "q_group_size")
 # Dynamo's GPU-discovery heuristics: weights may use 90% of a GPU; MoE engines may span 8x the minimum.
 MODEL_GPU_MEMORY_FRACTION = 0.9
 MOE_MAX_GPU_FACTOR = 8
@@ -33,6 +36,7 @@ class ModelShape:
     num_experts: int
     max_context_length: int
     is_moe: bool
+    quantization_block_size: int = 0  # 0: not block-quantised (or unknown)
 
 
 @dataclass(frozen=True, order=True)
@@ -75,6 +79,18 @@ class ParallelMapping:
         else:
             sizes.update(moe_tp_size=1, moe_ep_size=self.size)
         return sizes
+
+
+def quantization_block_size(quantization_config: Any) -> int:
+    """The quantisation block size of a Hugging Face `quantization_config`, as Dynamo's `model_info.py` reads
+    it: the first of `weight_block_size`, `block_size`, `group_size`, `q_group_size`; the largest entry of a list
+    (`[128, 128]` -> 128); 0 when there is none."""
+    if not isinstance(quantization_config, dict):
+        return 0
+    value = next((quantization_config[key] for key in QUANTIZATION_BLOCK_KEYS if quantization_config.get(key)), None)
+    if isinstance(value, list):
+        value = max(value) if value else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def gpu_counts(min_gpus: int, max_gpus: int) -> list[int]:
@@ -122,4 +138,8 @@ def _divisibility_problem(mapping: ParallelMapping, model: ModelShape) -> str | 
         return f"{model.num_experts} experts are not divisible by expert split {mapping.expert_split}"
     if model.intermediate_size and model.intermediate_size % tp:
         return f"intermediate size {model.intermediate_size} is not divisible by TP size {tp}"
+    block = model.quantization_block_size
+    if model.intermediate_size and block > 1 and tp > 1 and (model.intermediate_size // tp) % block:
+        return (f"the intermediate size per TP shard ({model.intermediate_size} / {tp} = "
+                f"{model.intermediate_size // tp}) is not a multiple of the quantization block size {block}")
     return None

@@ -143,6 +143,10 @@ def test_deepseek_moe_sweeps_tep_and_dep_and_renders_multinode_engines(run_profi
     assert kinds <= {"TEP", "DEP"} and "DEP" in kinds
     # 671B weights do not fit below 8 H200s: the sweep starts there
     assert min(p["num_gpus"] for p in sweep["decode_sweep"]) >= 8
+    # FP8 128x128 blocks: a TEP=32 shard of the 18432-wide FFN (576) splits a block, so Dynamo's filter drops it
+    assert max(p["num_gpus"] for p in sweep["decode_sweep"]) == 32
+    assert "TEP=32" not in {p["mapping"] for p in sweep["prefill_sweep"] + sweep["decode_sweep"]}
+    assert any(n.startswith("prefill TEP=32: the intermediate size per TP shard") for n in sweep["notes"])
     dgd = load(result, "dgd.yaml")
     assert schema_errors(dgd) == []
     assert any("Qwen3 engine configs" in w for w in result.warnings) == (backend == "trtllm")

@@ -13,7 +13,14 @@ from profiler.interpolation import DecodeSurface, PrefillCurve, to_npz
 from profiler.render import args as A
 from profiler.render.backends import apply_mapping
 from profiler.render.planner import planner_args
-from profiler.search_space import ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts
+from profiler.search_space import (
+    ModelShape,
+    ParallelMapping,
+    auto_gpu_range,
+    candidate_mappings,
+    gpu_counts,
+    quantization_block_size,
+)
 from profiler.select import pick
 from profiler.sweep import get_num_request_range
 
@@ -43,6 +50,37 @@ def test_candidates_dense_moe_and_divisibility():
     dep = ParallelMapping("DEP", 8)
     assert (dep.tp_size, dep.expert_split, dep.attention_dp_size) == (1, 8, 8)
     assert dep.aic_parallelism(True) == {"tp_size": 1, "pp_size": 1, "attention_dp_size": 8, "moe_tp_size": 1, "moe_ep_size": 8}
+
+
+@pytest.mark.parametrize(
+    ("quantization_config", "expected"),
+    [
+        ({"quant_method": "fp8", "weight_block_size": [128, 128]}, 128),  # DeepSeek-V3, Qwen3-32B-FP8
+        ({"weight_block_size": [64, 128]}, 128),  # a list: its largest entry, as Dynamo
+        ({"quant_method": "awq", "group_size": 128}, 128),
+        ({"q_group_size": 32}, 32),
+        ({"block_size": 0, "group_size": 64}, 64),  # first key with a value wins
+        ({"quant_method": "fp8"}, 0),  # per-tensor FP8: no block
+        (None, 0),
+    ],
+)
+def test_quantization_block_size_is_read_like_dynamos_model_info(quantization_config, expected):
+    assert quantization_block_size(quantization_config) == expected
+
+
+def test_tp_shards_that_split_a_quantization_block_are_dropped():
+    """Dynamo's `_validate_intermediate_size`: `(intermediate_size // tp) % quant_block` must be 0 for TP and TEP."""
+    fp8_deepseek = ModelShape("DeepseekV3ForCausalLM", 128, 128, 18432, 256, 163840, is_moe=True,
+                              quantization_block_size=128)
+    assert [m.label for m in candidate_mappings(16, fp8_deepseek, "prefill")[0]] == ["TEP=16", "DEP=16"]
+    kept, dropped = candidate_mappings(32, fp8_deepseek, "prefill")
+    assert [m.label for m in kept] == ["DEP=32"]  # DEP does not shard the FFN: 18432 / 1 is whole blocks
+    assert dropped == ["prefill TEP=32: the intermediate size per TP shard (18432 / 32 = 576) is not a multiple "
+                       "of the quantization block size 128"]
+    assert [m.label for m in candidate_mappings(32, DEEPSEEK, "prefill")[0]] == ["TEP=32", "DEP=32"]  # no block
+    fp8_dense = ModelShape("Qwen3ForCausalLM", 64, 16, 25600, 0, 40960, is_moe=False, quantization_block_size=128)
+    assert candidate_mappings(8, fp8_dense, "decode")[0] == [ParallelMapping("TP", 8)]  # 3200 = 25 blocks
+    assert candidate_mappings(16, fp8_dense, "decode")[0] == []  # 1600 is not a multiple of 128
 
 
 @pytest.mark.parametrize(
