@@ -144,7 +144,14 @@ class WatchLoop:
                     self._send(404, b"not found\n")
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:  # a negative length would read until the client hangs up
+                    self.close_connection = True
+                    self._send(400, b"Content-Length must be a non-negative integer\n")
+                    return
                 if length > MAX_WEBHOOK_BYTES:
                     self._send(413, b"payload too large\n")
                     return

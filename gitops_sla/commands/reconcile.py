@@ -5,7 +5,8 @@ a push webhook, serving /healthz, /metrics and webhooks on --listen.
 
 Credentials (never logged): Git over HTTP(S) from --git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE]
 (user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull requests from --forge-token-file or
-GITOPS_SLA_FORGE_TOKEN[_FILE], else the `forge` section of gitops-sla.yaml (tokenEnv/tokenFile).
+GITOPS_SLA_FORGE_TOKEN[_FILE], else the `forge` section of gitops-sla.yaml (tokenEnv/tokenFile); the
+webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from gitops_sla import layout
 from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
+from gitops_sla.secrets import resolve_secret
 from gitops_sla.reconcile.engine import PassReport, Reconciler
 from gitops_sla.validation import validate_repo_config
 
 ENV_WEBHOOK_SECRET = "GITOPS_SLA_WEBHOOK_SECRET"
+ENV_WEBHOOK_SECRET_FILE = "GITOPS_SLA_WEBHOOK_SECRET_FILE"
 
 
 def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +79,17 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror))
 
 
+class WebhookSecretError(ValueError):
+    """The webhook secret file cannot be read or is empty."""
+
+
+def webhook_secret(args: argparse.Namespace) -> str | None:
+    """--webhook-secret-file, else $GITOPS_SLA_WEBHOOK_SECRET, else $GITOPS_SLA_WEBHOOK_SECRET_FILE; None: none set."""
+    env = {} if args.webhook_secret_file else os.environ
+    return resolve_secret(value=None, file=args.webhook_secret_file, env=env, env_var=ENV_WEBHOOK_SECRET,
+                          env_file_var=ENV_WEBHOOK_SECRET_FILE, what="webhook secret", error=WebhookSecretError)
+
+
 def print_report(report: PassReport, stream=None) -> None:
     stream = stream or sys.stdout
     if report.error:
@@ -98,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
     try:
+        secret = webhook_secret(args) if args.watch else None
         reconciler = build_reconciler(args)
-    except (GitSyncError, ForgeError) as exc:
+    except (GitSyncError, ForgeError, WebhookSecretError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if not args.watch:
@@ -108,10 +123,6 @@ def run(args: argparse.Namespace) -> int:
         return 1 if report.error or any(o.action == "error" for o in report.outcomes) else 0
     from gitops_sla.server import WatchLoop
 
-    secret = None
-    if args.webhook_secret_file:
-        secret = Path(args.webhook_secret_file).read_text().strip()
-    secret = secret or os.environ.get(ENV_WEBHOOK_SECRET)
     loop = WatchLoop(reconciler, args.interval, webhook_secret=secret)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
@@ -134,7 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between passes in --watch (default 30)")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT for /healthz, /metrics, webhooks "
                         "(--watch; empty to disable; default 127.0.0.1:8080)")
-    parser.add_argument("--webhook-secret-file", help=f"file with the webhook secret (default: ${ENV_WEBHOOK_SECRET})")
+    parser.add_argument("--webhook-secret-file", help=f"file with the webhook secret (default: ${ENV_WEBHOOK_SECRET}, "
+                        f"${ENV_WEBHOOK_SECRET_FILE})")
     parser.add_argument("--forge-api-url", help="GitHub REST API URL (default: gitops-sla.yaml, then api.github.com)")
     parser.add_argument("--forge-repo", metavar="OWNER/NAME", help="repository for pull requests")
     parser.add_argument("--forge-token-file", help="file holding the forge token (default: $GITOPS_SLA_FORGE_TOKEN)")

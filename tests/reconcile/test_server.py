@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 
@@ -69,3 +70,42 @@ def test_webhook_rules_per_forge():
     assert check_webhook({"x-github-event": "push"}, other, None, "main").outcome == "ignored"
     assert check_webhook({"x-github-event": "ping"}, b"{}", None, "main").outcome == "ignored"
     assert check_webhook({}, push, None, "main").status == 400
+
+
+def _raw_post(host: str, port: int, content_length: str) -> bytes:
+    """A POST whose Content-Length header is whatever the sender wrote (httpx would not send a bad one)."""
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(f"POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+                     f"Content-Length: {content_length}\r\n\r\n".encode())
+        answer = b""
+        while chunk := conn.recv(4096):  # the listener closes the connection after refusing
+            answer += chunk
+        return answer
+
+
+def test_a_bad_content_length_is_refused_and_the_listener_keeps_serving(remote, tmp_path, profile_cache):
+    loop = WatchLoop(cached_reconciler(remote, tmp_path / "cache", profile_cache), interval_s=3600)
+    host, port = loop.listen("127.0.0.1", 0)
+    try:
+        for value in ("-5", "lots"):  # -5 used to read until the client hung up; "lots" raised in the handler
+            answer = _raw_post(host, port, value)
+            assert answer.startswith(b"HTTP/1.1 400") and b"non-negative integer" in answer
+        assert httpx.get(f"http://{host}:{port}/metrics").status_code == 200
+    finally:
+        loop.stop()
+
+
+def test_watch_with_an_unreadable_webhook_secret_file_says_which_file(remote, tmp_path, capsys, monkeypatch):
+    from gitops_sla.cli import main
+
+    monkeypatch.setenv("GITOPS_SLA_GIT_USERNAME", "bot")
+    monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "s3cret")
+    args = ["reconcile", "--repo", remote.url, "--watch", "--cache-dir", str(tmp_path / "c"), "--listen", ""]
+    missing = tmp_path / "no-such-secret"
+    assert main([*args, "--webhook-secret-file", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot read the webhook secret file {missing}" in err and "check the path" in err
+    empty = tmp_path / "empty-secret"
+    empty.write_text("\n")
+    assert main([*args, "--webhook-secret-file", str(empty)]) == 1
+    assert "is empty" in capsys.readouterr().err
