@@ -34,7 +34,7 @@ __all__ = [
     "RequestValidation",
     "RepoConfigValidation",
     "ValidationIssue",
-    "derived_names",
+    "grove_name_length",
     "max_dgd_name_length",
     "repo_relative_path",
     "validate_repo_config",
@@ -47,8 +47,11 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
-# Services of the DGDs this project renders (the vendored base configs plus the Planner service). Dynamo names
-# a component deployment and a scaling adapter `<dgd-name>-<lowercase service>`, and Grove allows 45 characters.
+# Services of the DGDs this project renders (the vendored base configs plus the Planner service). On Grove's
+# pathway the DGD becomes a PodCliqueSet `<dgd-name>` with one PodClique `<lowercase service>` per service, and
+# Grove's webhook allows at most 45 characters for the two names together (the pod-name suffix takes the rest).
+# A multinode engine also counts a scaling group and `-ldr`/`-wkr` cliques; whether an engine spans nodes is
+# known only after profiling, so the profiler checks that case (`profiler.render.dgd.check_name_lengths`).
 SERVICE_NAMES: dict[str, tuple[str, ...]] = {
     "vllm": ("Frontend", "Planner", "VllmDecodeWorker", "VllmPrefillWorker"),
     "sglang": ("Frontend", "Planner", "decode", "prefill"),
@@ -56,14 +59,16 @@ SERVICE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def derived_names(dgd_name: str, backend: str) -> list[str]:
-    """The resource names derived from a DGD name: `<dgd-name>-<service>` for every service."""
-    return [f"{dgd_name}-{service.lower()}" for service in SERVICE_NAMES[backend]]
+def grove_name_length(dgd_name: str, backend: str) -> tuple[int, str]:
+    """The most characters Grove counts for one single-node service of the DGD (PodCliqueSet + PodClique
+    name), and that service's PodClique name."""
+    service = max((service.lower() for service in SERVICE_NAMES[backend]), key=len)
+    return len(dgd_name) + len(service), service
 
 
 def max_dgd_name_length(backend: str) -> int:
-    """The longest DGD name whose derived names all fit Grove's limit (vllm 27, sglang 36, trtllm 25)."""
-    return GROVE_NAME_LIMIT - 1 - max(len(service) for service in SERVICE_NAMES[backend])
+    """The longest DGD name whose single-node services all fit Grove's limit (vllm 28, sglang 37, trtllm 26)."""
+    return GROVE_NAME_LIMIT - max(len(service) for service in SERVICE_NAMES[backend])
 
 
 @dataclass(frozen=True)
@@ -377,11 +382,12 @@ def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
     else:
         dgd_name, path, ok = _get(data, "metadata", "name"), ("metadata", "name"), name_ok
     if ok and len(dgd_name) > max_dgd_name_length(backend):
-        longest = max(derived_names(dgd_name, backend), key=len)
+        length, service = grove_name_length(dgd_name, backend)
         collector.add(
             path,
-            f"'{dgd_name}' is too long for a {backend} deployment: the derived name '{longest}' has {len(longest)} "
-            f"characters, Grove allows {GROVE_NAME_LIMIT}; use at most {max_dgd_name_length(backend)} characters"
+            f"'{dgd_name}' is too long for a {backend} deployment: PodCliqueSet '{dgd_name}' plus PodClique "
+            f"'{service}' are {length} characters, Grove allows {GROVE_NAME_LIMIT}; use at most "
+            f"{max_dgd_name_length(backend)} characters"
             + ("" if override_name is not None else " (or set spec.deploymentOverrides.name)"),
         )
 

@@ -10,7 +10,7 @@ from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig
 from gitops_sla.validation import (
     GROVE_NAME_LIMIT,
     SERVICE_NAMES,
-    derived_names,
+    grove_name_length,
     max_dgd_name_length,
     repo_relative_path,
     validate_repo_config,
@@ -97,10 +97,13 @@ def test_service_names_match_the_vendored_base_configs() -> None:
         assert set(base["spec"]["services"]) | {"Planner"} == set(services)
 
 
-@pytest.mark.parametrize(("backend", "limit"), [("vllm", 27), ("sglang", 36), ("trtllm", 25)])
-def test_longest_dgd_name_per_backend(backend: str, limit: int) -> None:
+@pytest.mark.parametrize(("backend", "limit", "longest_service"),
+                         [("vllm", 28, "vllmprefillworker"), ("sglang", 37, "frontend"),
+                          ("trtllm", 26, "trtllmprefillworker")])
+def test_longest_dgd_name_per_backend(backend: str, limit: int, longest_service: str) -> None:
+    """Grove's webhook counts PodCliqueSet (`<dgd>`) + PodClique (`<lowercase service>`) names, at most 45."""
     assert max_dgd_name_length(backend) == limit
-    assert max(len(name) for name in derived_names("x" * limit, backend)) == GROVE_NAME_LIMIT
+    assert grove_name_length("x" * limit, backend) == (GROVE_NAME_LIMIT, longest_service)
     ok = REQUEST.replace("backend: vllm", f"backend: {backend}").replace("name: chat", f"name: {'a' * limit}")
     assert _issues(ok) == []
     too_long = ok.replace(f"name: {'a' * limit}", f"name: {'a' * (limit + 1)}")

@@ -26,7 +26,7 @@ LABEL_DGDR_NAME = "dgdr.nvidia.com/name"
 LABEL_DGDR_NAMESPACE = "dgdr.nvidia.com/namespace"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "gitops-sla"
-GROVE_NAME_LIMIT = 45  # Grove's limit on generated resource names (Dynamo issue #8469)
+GROVE_NAME_LIMIT = 45  # Grove's webhook: PodCliqueSet + scaling group + PodClique names (Dynamo issue #8469)
 
 
 @dataclass(frozen=True)
@@ -158,18 +158,28 @@ def _set_gpus(service: dict[str, Any], gpus: int, gpus_per_node: int) -> None:
         service.pop("multinode", None)
 
 
-def grove_names(dgd: dict[str, Any]) -> list[str]:
-    """The longest names Grove derives from the DGD: `<dgd>-0-<service>` per service."""
-    name = dgd["metadata"]["name"]
-    return [f"{name}-0-{key.lower()}" for key in dgd["spec"]["services"]]
+def grove_name_length(dgd_name: str, service_key: str, service: dict[str, Any]) -> int:
+    """The characters Grove's webhook counts for one service (at most `GROVE_NAME_LIMIT`): the PodCliqueSet
+    (`<dgd>`) plus the PodClique (`<service>`); a multinode service adds its scaling group (`<service>`) and
+    its cliques are `<service>-ldr`/`<service>-wkr` (Dynamo 0.8's Grove rendering, lowercase)."""
+    key = service_key.lower()
+    node_count = ((service.get("multinode") or {}) if isinstance(service, dict) else {}).get("nodeCount") or 1
+    if node_count > 1:
+        return len(dgd_name) + len(key) + len(key) + len("-ldr")
+    return len(dgd_name) + len(key)
 
 
 def check_name_lengths(dgd: dict[str, Any]) -> None:
-    too_long = [name for name in grove_names(dgd) if len(name) > GROVE_NAME_LIMIT]
-    if too_long:
-        longest_service = max(len(key) for key in dgd["spec"]["services"])
+    """Refuse a DGD that Grove's webhook would reject for its name lengths, saying how short the name must be."""
+    name = dgd["metadata"]["name"]
+    lengths = {key: grove_name_length(name, key, service) for key, service in dgd["spec"]["services"].items()}
+    key, longest = max(lengths.items(), key=lambda item: (item[1], item[0]))
+    if longest > GROVE_NAME_LIMIT:
+        multinode = longest != len(name) + len(key)
+        what = (f"PodCliqueSet '{name}' + scaling group '{key.lower()}' + PodClique '{key.lower()}-ldr'"
+                if multinode else f"PodCliqueSet '{name}' + PodClique '{key.lower()}'")
         raise ProfilingError(
-            f"generated resource name '{too_long[0]}' is {len(too_long[0])} characters; Grove allows "
-            f"{GROVE_NAME_LIMIT}. Set deploymentOverrides.name to at most "
-            f"{GROVE_NAME_LIMIT - 3 - longest_service} characters (or shorten the service names in the base config)"
+            f"the names Grove derives for service {key} are {longest} characters ({what}); Grove allows "
+            f"{GROVE_NAME_LIMIT}. Set deploymentOverrides.name to at most {GROVE_NAME_LIMIT - longest + len(name)} "
+            "characters (or shorten the service names in the base config)"
         )

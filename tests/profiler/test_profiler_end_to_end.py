@@ -136,7 +136,9 @@ def test_interpolation_files_use_dynamos_names_and_grids(run_profile):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_deepseek_moe_sweeps_tep_and_dep_and_renders_multinode_engines(run_profile, backend):
-    request = make_request(backend, "deepseek-ai/DeepSeek-V3", sla={"isl": 4000, "osl": 500, "ttft": 1000.0, "itl": 50.0})
+    # A short DGD name: Grove counts a multinode trtllm engine as 'trtllmdecodeworker' + 'trtllmdecodeworker-ldr'
+    request = make_request(backend, "deepseek-ai/DeepSeek-V3", sla={"isl": 4000, "osl": 500, "ttft": 1000.0, "itl": 50.0},
+                           dgd_name="dsv3")
     result = run_profile(request)
     sweep = json.loads(result.files["profile.json"])
     kinds = {p["mapping"].split("=")[0] for p in sweep["prefill_sweep"] + sweep["decode_sweep"]}
@@ -293,6 +295,28 @@ def test_a_base_config_with_dynamos_planner_keeps_the_stock_planner(run_profile)
 def test_a_dgd_name_too_long_for_grove_is_refused(run_profile):
     with pytest.raises(ProfilingError, match="Grove allows 45"):
         run_profile(make_request("trtllm", dgd_name="a-rather-long-deployment-name-x"))
+
+
+def test_grove_counts_the_scaling_group_and_leader_clique_of_a_multinode_engine(run_profile):
+    """Grove's webhook: a single-node service counts `<dgd>` + `<service>` (45 at most), a multinode one also its
+    scaling group `<service>` and clique `<service>-ldr`. An sglang name of 28 characters passes the validator's
+    single-node check (37) but not a DeepSeek-V3 engine that spans nodes."""
+    sla = {"isl": 4000, "osl": 500, "ttft": 1000.0, "itl": 50.0}
+    fits = run_profile(make_request("sglang", "deepseek-ai/DeepSeek-V3", sla=sla, dgd_name="d" * 27))
+    services = load(fits, "dgd.yaml")["spec"]["services"]
+    assert services["prefill"]["multinode"]["nodeCount"] > 1 and services["decode"]["multinode"]["nodeCount"] > 1
+    with pytest.raises(ProfilingError) as error:
+        run_profile(make_request("sglang", "deepseek-ai/DeepSeek-V3", sla=sla, dgd_name="d" * 28))
+    assert ("service prefill are 46 characters (PodCliqueSet '" + "d" * 28 + "' + scaling group 'prefill' + "
+            "PodClique 'prefill-ldr'); Grove allows 45. Set deploymentOverrides.name to at most 27 characters"
+            ) in str(error.value)
+
+
+def test_a_single_node_service_may_fill_grove_s_45_characters(run_profile):
+    """`<dgd>` + `trtllmprefillworker` = 45 is accepted; one more character is refused."""
+    assert run_profile(make_request("trtllm", dgd_name="t" * 26)).files
+    with pytest.raises(ProfilingError, match="service TRTLLMPrefillWorker are 46 characters .* at most 26 characters"):
+        run_profile(make_request("trtllm", dgd_name="t" * 27))
 
 
 def test_a_base_config_without_workers_is_refused(run_profile):
