@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from reconcile_support import cached_reconciler, request_yaml
 from gitops_sla.cli import main
 
@@ -34,6 +36,10 @@ def test_status_table_and_json(remote, tmp_path, profile_cache, capsys, monkeypa
     assert items["review"]["branch"] == "gitops-sla/team-a/review"
     assert items["broken"]["status"]["issues"][0]["path"].endswith("sla.ttft")
     assert items["chat"]["specHash"].startswith("sha256:") and items["chat"]["upToDate"] is True
+
+    assert main(["status", "--repo", remote.url, "--cache-dir", str(tmp_path / "status-cache"), "-o", "yaml"]) == 0
+    as_yaml = {item["name"]: item for item in yaml.safe_load(capsys.readouterr().out)["items"]}
+    assert as_yaml == items  # the same data in both formats
 
 
 def test_reconcile_once_command(remote, tmp_path, profile_cache, capsys, monkeypatch):
