@@ -12,7 +12,8 @@ All predictors share one interface (`observe(value)`, `predict()`) and are small
   `--kalman-r`, `--kalman-min-points`); Dynamo uses filterpy for the same six lines of algebra.
 - `burst`: for bursty traffic; the `BURST_QUANTILE` quantile of the last `BURST_WINDOW` observations, never
   below the last value: scales up with the burst at once and comes down only once the burst has left the
-  window (a quantile forecast rather than a mean forecast; see docs/planner-evaluation.md §3).
+  window (a quantile forecast rather than a mean forecast; see docs/planner.md, "Predictors", and the
+  "Planner" section of benchmarks/RESULTS.md).
 
 Values are clamped at 0; NaN observations are ignored (the caller decides what no data means). Leading zeros
 (an idle period after deployment) are skipped, as in later Dynamo versions. With `log1p`, the model runs on
