@@ -49,14 +49,6 @@ class Observation:
     request_duration_s: float | None
     window_s: int
 
-    @property
-    def request_rate(self) -> float | None:
-        return None if self.num_req is None else self.num_req / self.window_s
-
-    def missing(self) -> list[str]:
-        """Names of the metrics that had no value."""
-        return [name for name, value in asdict(self).items() if value is None]
-
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
 

@@ -104,15 +104,6 @@ class Mirror:
         ref = self.repo.references.get(TRACKING_PREFIX + branch)
         return str(ref.target) if ref is not None else None
 
-    def branches(self, prefix: str = "") -> dict[str, str]:
-        """Fetched branches whose name starts with `prefix` -> commit id."""
-        names = self.repo.references.iterator(pygit2.enums.ReferenceFilter.ALL)
-        found = {}
-        for ref in names:
-            if ref.name.startswith(TRACKING_PREFIX + prefix) and ref.type == pygit2.enums.ReferenceType.DIRECT:
-                found[ref.name.removeprefix(TRACKING_PREFIX)] = str(ref.target)
-        return found
-
     def snapshot(self, commit_id: str | None) -> Snapshot:
         return Snapshot.of(self.repo, commit_id)
 
