@@ -15,6 +15,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from planner.args import UsageError
 from planner.dgd import DgdError, is_ready, resolve_services, service_replicas
 from planner.policy import Decision, Replicas
 
@@ -119,6 +120,10 @@ def _brief(error: Exception) -> str:
     return str(error)
 
 
+class KubeConfigError(UsageError):
+    """Neither a pod's service account nor a usable kubeconfig: patch mode cannot reach the cluster."""
+
+
 def kubernetes_api() -> client.CustomObjectsApi:
     """In-cluster config when running in a pod, else the local kubeconfig."""
     from kubernetes import config
@@ -126,5 +131,10 @@ def kubernetes_api() -> client.CustomObjectsApi:
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        try:
+            config.load_kube_config()
+        except (config.ConfigException, OSError) as error:
+            raise KubeConfigError(f"--mode=patch cannot reach the cluster: no pod service account and no usable "
+                                  f"kubeconfig ({error}); run the planner in the DGD's pod, set KUBECONFIG, or use "
+                                  "--mode=git or --mode=advisory") from None
     return client.CustomObjectsApi()

@@ -118,3 +118,10 @@ def test_service_loop_serves_metrics_and_logs_every_decision(prometheus, json_pr
     # a 2 s window holds no 15 s sample: no counter, so the planner holds (and says so)
     assert records[0]["action"] == "hold" and "no request counter" in records[0]["reason"]
     assert "planner:num_p_workers" in metrics and "dynamo_planner_decision_hold 1.0" in metrics
+
+
+def test_patch_mode_without_a_cluster_says_what_to_do(prometheus, json_profile, tmp_path):
+    env = {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "HOME": str(tmp_path), "KUBERNETES_SERVICE_HOST": ""}
+    result = planner([*common(prometheus, json_profile), "--mode=patch", "--once"], env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--mode=patch cannot reach the cluster" in result.stderr and "set KUBECONFIG" in result.stderr
