@@ -34,27 +34,32 @@ class WebhookVerdict:
     message: str
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII header values (compare_digest refuses such str)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
 def check_webhook(headers: dict[str, str], body: bytes, secret: str | None, branch: str) -> WebhookVerdict:
     """Decide what a webhook delivery means (pure: headers are lower-cased names)."""
-    if "x-github-event" in headers:
-        forge, event = "github", headers["x-github-event"]
-        if secret is not None:
-            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, headers.get("x-hub-signature-256", "")):
-                return WebhookVerdict(401, forge, "refused", "signature does not match the webhook secret")
-        is_push = event == "push"
-    elif "x-gitea-event" in headers or "x-forgejo-event" in headers:
+    if "x-gitea-event" in headers or "x-forgejo-event" in headers:  # first: Gitea also sends X-GitHub-Event
         forge = "gitea"
         event = headers.get("x-gitea-event") or headers.get("x-forgejo-event", "")
         if secret is not None:
             expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             given = headers.get("x-gitea-signature") or headers.get("x-forgejo-signature", "")
-            if not hmac.compare_digest(expected, given):
+            if not _same(expected, given):
+                return WebhookVerdict(401, forge, "refused", "signature does not match the webhook secret")
+        is_push = event == "push"
+    elif "x-github-event" in headers:
+        forge, event = "github", headers["x-github-event"]
+        if secret is not None:
+            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            if not _same(expected, headers.get("x-hub-signature-256", "")):
                 return WebhookVerdict(401, forge, "refused", "signature does not match the webhook secret")
         is_push = event == "push"
     elif "x-gitlab-event" in headers:
         forge, event = "gitlab", headers["x-gitlab-event"]
-        if secret is not None and not hmac.compare_digest(secret, headers.get("x-gitlab-token", "")):
+        if secret is not None and not _same(secret, headers.get("x-gitlab-token", "")):
             return WebhookVerdict(401, forge, "refused", "X-Gitlab-Token does not match the webhook secret")
         is_push = event == "Push Hook"
     else:

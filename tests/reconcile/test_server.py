@@ -70,6 +70,25 @@ def test_webhook_rules_per_forge():
     assert check_webhook({"x-github-event": "push"}, other, None, "main").outcome == "ignored"
     assert check_webhook({"x-github-event": "ping"}, b"{}", None, "main").outcome == "ignored"
     assert check_webhook({}, push, None, "main").status == 400
+    # a header value outside ASCII is a wrong signature, not a crash of the handler
+    assert check_webhook({"x-github-event": "push", "x-hub-signature-256": "sha256=\xe9"}, push, SECRET, "main"
+                         ).status == 401
+
+
+def test_a_real_gitea_delivery_is_recognised_as_gitea():
+    """Gitea sends its own headers and GitHub's (services/webhook/deliver.go): it must count as Gitea."""
+    push = json.dumps({"ref": "refs/heads/main"}).encode()
+    sha256 = hmac.new(SECRET.encode(), push, hashlib.sha256).hexdigest()
+    headers = {"x-gitea-delivery": "u", "x-gitea-event": "push", "x-gitea-event-type": "push",
+               "x-gitea-signature": sha256, "x-gogs-event": "push", "x-gogs-signature": sha256,
+               "x-hub-signature": "sha1=" + hmac.new(SECRET.encode(), push, hashlib.sha1).hexdigest(),
+               "x-hub-signature-256": "sha256=" + sha256, "x-github-delivery": "u", "x-github-event": "push",
+               "x-github-event-type": "push"}
+    verdict = check_webhook(headers, push, SECRET, "main")
+    assert (verdict.forge, verdict.outcome) == ("gitea", "triggered")
+    forged = dict(headers, **{"x-gitea-signature": "0" * 64})
+    assert (check_webhook(forged, push, SECRET, "main").forge, check_webhook(forged, push, SECRET, "main").status) \
+        == ("gitea", 401)
 
 
 def _raw_post(host: str, port: int, content_length: str) -> bytes:
