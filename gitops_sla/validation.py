@@ -269,6 +269,9 @@ def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[B
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         collector.add(loc, f"{message.lower().replace('input should be', 'must be')}, not {_shown(value)}")
         return
+    if kind == "finite_number":
+        collector.add(loc, f"must be a finite number, not {_shown(value)}")
+        return
     if kind == "string_too_short":
         collector.add(loc, "must not be empty")
         return

@@ -13,6 +13,7 @@ and given a meaning here: `aic.*` and `hardware.gpu_type` fill in the AI Configu
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
 
 Backend = Literal["vllm", "sglang", "trtllm"]
 PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # `.inf` is no target
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
@@ -50,6 +51,8 @@ def planner_value_error(flag: PlannerFlag, value: Any) -> str | None:
         return None if flag.default is None else f"{flag.passthrough_key} needs {_KIND_WORDS[flag.kind]}, not null"
     if isinstance(value, bool) and flag.kind != "bool" or not isinstance(value, _KIND_TYPES[flag.kind]):
         return f"{flag.passthrough_key} needs {_KIND_WORDS[flag.kind]}, not {value!r}"
+    if flag.kind == "float" and not math.isfinite(value):
+        return f"{flag.passthrough_key} needs a finite number, not {value!r}"
     if flag.choices and value not in flag.choices:
         return f"{flag.passthrough_key} must be one of {', '.join(flag.choices)}, not {value!r}"
     return None
