@@ -109,6 +109,19 @@ def _max_context(config: ProfileConfig, shape: ModelShape) -> int:
     return min(user, model) if user and model else (user or model)
 
 
+def _check_request_fits_context(config: ProfileConfig, max_context: int) -> None:
+    """An SLA whose requests (ISL + OSL tokens) exceed the context length cannot be served by any engine."""
+    sla, user = config.sla, config.engine.max_context_length
+    if sla.isl + sla.osl <= max_context:
+        return
+    limit = ("engine.maxContextLength" if user and user == max_context
+             else f"the context length of {config.aic_model}")
+    raise ProfilingError(
+        f"sla.isl + sla.osl = {sla.isl + sla.osl} tokens exceeds {limit} ({max_context} tokens); "
+        f"lower sla.isl/sla.osl so a request fits" + (" or raise engine.maxContextLength" if limit.startswith("engine") else "")
+    )
+
+
 def _choose(config: ProfileConfig, result: SweepResult) -> tuple[EngineChoice, EngineChoice, int]:
     sla = config.sla
     skipped = "; ".join(result.skipped) or "no candidate"
@@ -158,6 +171,7 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
     gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node
     counts = _gpu_range(config, estimator, shape, gpus_per_node)
     max_context = _max_context(config, shape)
+    _check_request_fits_context(config, max_context)
 
     result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)
     prefill, decode, decode_index = _choose(config, result)

@@ -228,6 +228,17 @@ def test_unsupported_model_fails_listing_the_supported_ones():
     assert "Qwen/Qwen3-32B" in message and "deepseek-ai/DeepSeek-V3" in message
 
 
+def test_requests_longer_than_the_context_are_refused():
+    """Qwen3-32B holds 40960 tokens: an SLA of ISL 40500 + OSL 500 cannot be served, so nothing is estimated."""
+    with pytest.raises(ProfilingError, match=r"sla.isl \+ sla.osl = 41000 tokens exceeds the context length of "
+                                             r"Qwen/Qwen3-32B \(40960 tokens\); lower sla.isl/sla.osl"):
+        profile(make_request("trtllm", sla={"isl": 40500, "osl": 500, "ttft": 500.0, "itl": 30.0}))
+    with pytest.raises(ProfilingError, match=r"exceeds engine.maxContextLength \(8192 tokens\); .* or raise "
+                                             r"engine.maxContextLength"):
+        profile(make_request("trtllm", extra={"engine": {"maxContextLength": 8192}},
+                             sla={"isl": 8000, "osl": 500, "ttft": 500.0, "itl": 30.0}))
+
+
 def test_unsupported_system_fails_listing_the_supported_ones():
     with pytest.raises(ProfilingError) as error:
         profile(make_request("trtllm", sweep={"aicSystem": "h100_pcie"}))
