@@ -8,11 +8,12 @@ A DGDR (`kind: DynamoGraphDeploymentRequest`) gives `spec.model`, `spec.backend`
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
@@ -30,9 +31,33 @@ def load_yaml(path: Path) -> Any:
         raise ProfilingError(f"{path}: not valid YAML ({error})") from error
 
 
+def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config section whose keys live at `loc` (None below a free-form mapping such as `planner`)."""
+    model: type[BaseModel] = ProfileConfig
+    for part in loc:
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _problem(item: Any) -> str:
+    """Pydantic's message, with what to do for an unknown key: the closest allowed key, or the allowed keys."""
+    message = str(item["msg"]).removeprefix("Value error, ")
+    section = _section_at(tuple(item["loc"][:-1])) if item["type"] == "extra_forbidden" else None
+    if section is None:
+        return message
+    key = str(item["loc"][-1])
+    allowed = sorted({name for name in section.model_fields} | {f.alias for f in section.model_fields.values() if f.alias})
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f"unknown key '{key}'; " + (f"did you mean '{close[0]}'?" if close else f"allowed here: {', '.join(allowed)}")
+
+
 def _validation_message(path: Path, prefix: str, error: ValidationError) -> str:
     problems = [
-        f"{path}: {'.'.join([prefix, *map(str, item['loc'])]).strip('.')}: {item['msg']}" for item in error.errors()
+        f"{path}: {'.'.join([prefix, *map(str, item['loc'])]).strip('.')}: {_problem(item)}" for item in error.errors()
     ]
     return "\n".join(problems)
 

@@ -85,10 +85,16 @@ def test_bare_profile_config_with_a_relative_base_config(tmp_path, capsys):
 
 
 def test_bad_input_fails_with_the_file_and_field(tmp_path, capsys):
-    (tmp_path / "typo.yaml").write_text("deployment: {model: Qwen/Qwen3-8B}\nsla: {ttfd: 3}\n")
+    (tmp_path / "typo.yaml").write_text("deployment: {model: Qwen/Qwen3-8B}\nsla: {ttfd: 3}\nsweep: {zzz: 1}\n")
     assert main(["--config", str(tmp_path / "typo.yaml"), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'typo.yaml'}: sla.ttfd: Extra inputs are not permitted" in err
+    assert f"{tmp_path / 'typo.yaml'}: sla.ttfd: unknown key 'ttfd'; did you mean 'ttft'?" in err
+    assert f"{tmp_path / 'typo.yaml'}: sweep.zzz: unknown key 'zzz'; allowed here: aicBackend, " in err
+    (tmp_path / "dgdr.yaml").write_text((EXAMPLES / "quickstart-aic.yaml").read_text().replace(
+        "aic_system: h200_sxm", "aic_sytem: h200_sxm"))
+    assert main(["--config", str(tmp_path / "dgdr.yaml"), "--output", str(tmp_path / "out")]) == 2
+    assert ("spec.profilingConfig.config.sweep.aic_sytem: unknown key 'aic_sytem'; did you mean 'aic_system'?"
+            in capsys.readouterr().err)
     online = EXAMPLES / "dynamo-samples/profile_sla_dgdr.yaml"
     assert main(["--config", str(online), "--output", str(tmp_path / "out")]) == 2
     assert "set sweep.aicSystem" in capsys.readouterr().err
