@@ -48,8 +48,8 @@ SIG = pygit2.Signature("bench", "bench@example.com")
 GENERATOR = Generator(PROFILER_VERSION, RepoPlannerKeys.from_config(RepoConfig(), None).digest)  # default config
 SECTION = "## Reconciler at scale"
 NOTE = (
-    'What the numbers mean: an idle pass is one ls-remote (libgit2 reads the refs of a path remote directly; over HTTP it is one round trip, here dominated by the test bridge starting a `git http-backend` process per request, so against a real forge the idle pass costs one network round trip). A cold pass is dominated by the clone; checking 10,000 requests reads no re'
-    'quest YAML: the spec hash comes from blob ids in the tree and the recorded hash from one regular expression per `status.yaml`. One change = fetch, tree diff, validation of the changed request, tree build, commit, push. The baseline varies a lot between runs (19 s and 46 s in two runs of the same day) because its checkout of ~140,000 files competes with other jobs.'
+    'What the numbers mean: an idle pass is one ls-remote (libgit2 reads the refs of a path remote directly; over HTTP it is one round trip, here dominated by the test bridge starting a `git http-backend` process per request, so against a real forge the idle pass costs one network round trip). A cold pass is dominated by the clone; checking the requests reads no re'
+    'quest YAML: the spec hash comes from blob ids in the tree and the recorded hash from one regular expression per `status.yaml`. One change = fetch, tree diff, validation of the changed request, tree build, commit, push. The baseline varies a lot between runs because its checkout of every request and generated file competes with other jobs for the disk and the CPUs.'
 )
 
 
@@ -215,7 +215,7 @@ def main() -> int:
         f"2 cores (shared), Python {platform.python_version()}, pygit2 {pygit2.__version__}, git "
         f"{subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.split()[-1]}, {date.today()}. "
         f"Remote: a bare repository on local disk (path remote); {args.requests:,} requests in "
-        f"{args.requests // 100} namespaces, each with a full generated folder (one real offline profile reused; "
+        f"{-(-args.requests // 100)} namespaces, each with a full generated folder (one real offline profile reused; "
         f"profiling is excluded from every number). Medians of {args.runs} runs ({len(idle)} for idle); other "
         f"jobs shared the machine. "
         f"Baseline, measured in the same run: a naive reconciler's pass = `git clone` (CLI) + scan of the checkout "
