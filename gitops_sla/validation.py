@@ -46,6 +46,11 @@ DNS1123_LABEL_MAX = 63
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# Kubernetes label and annotation rules (apimachinery `IsQualifiedName`, `IsValidLabelValue`).
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+QUALIFIED_NAME_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+LABEL_VALUE_MAX = 63
 
 # Services of the DGDs this project renders (the vendored base configs plus the Planner service). On Grove's
 # pathway the DGD becomes a PodCliqueSet `<dgd-name>` with one PodClique `<lowercase service>` per service, and
@@ -369,8 +374,47 @@ def _check_dns_label(collector: _Collector, path: tuple[str, ...], value: Any, w
     return True
 
 
+def qualified_name_problem(key: str) -> str | None:
+    """Why `key` is not a Kubernetes label/annotation key (`[prefix/]name`), or None if it is one."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > DNS1123_SUBDOMAIN_MAX or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return f"the prefix '{prefix}' must be a DNS subdomain (lowercase, e.g. example.com)"
+    if not name or len(name) > QUALIFIED_NAME_MAX or not _QUALIFIED_NAME.match(name):
+        return (f"the name '{name}' must be 1-{QUALIFIED_NAME_MAX} characters of letters, digits, '-', '_' and '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is not a Kubernetes label value, or None if it is one."""
+    if len(value) > LABEL_VALUE_MAX:
+        return f"{len(value)} characters; at most {LABEL_VALUE_MAX} are allowed"
+    if value and not _QUALIFIED_NAME.match(value):
+        return "use letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or leave it empty)"
+    return None
+
+
+def _check_labels_and_annotations(data: Any, collector: _Collector) -> None:
+    """Keys and label values as the Kubernetes API server checks them: the request's own and the ones the
+    generated DGD gets (`deploymentOverrides`)."""
+    for where in (("metadata",), ("spec", "deploymentOverrides")):
+        for kind in ("labels", "annotations"):
+            mapping = _get(data, *where, kind)
+            if not isinstance(mapping, dict):
+                continue
+            for key, value in mapping.items():
+                if not isinstance(key, str):
+                    continue
+                problem = qualified_name_problem(key)
+                if problem:
+                    collector.add(where + (kind, key), f"{kind[:-1]} key '{key}' is not valid: {problem}", at_key=True)
+                elif kind == "labels" and isinstance(value, str) and (problem := label_value_problem(value)):
+                    collector.add(where + (kind, key), f"label value '{value}' is not valid: {problem}")
+
+
 def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
     data = doc.data
+    _check_labels_and_annotations(data, collector)
     backend = _get(data, "spec", "backend")
     name_ok = _check_dns_label(collector, ("metadata", "name"), _get(data, "metadata", "name"), "name")
     _check_dns_label(collector, ("metadata", "namespace"), _get(data, "metadata", "namespace"), "namespace")
