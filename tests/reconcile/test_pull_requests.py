@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from reconcile_support import cached_reconciler, request_yaml
@@ -9,6 +11,7 @@ from support.fake_github import FakeGitHub
 from support.git_http import git
 
 from gitops_sla.forge import ForgeSettings, GitHubForge
+from gitops_sla.reconcile.output import pr_body
 
 REQ = "requests/team-a/chat.yaml"
 OUT = "generated/team-a/chat"
@@ -37,6 +40,10 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (BRANCH, "main", "open")
     assert pull["head"]["sha"] == remote.branch_sha(BRANCH)
     assert "TTFT" in pull["body"] and f"{OUT}/" in pull["body"] and ".png" in pull["body"]
+    # every plot is shown once, from the branch (a link relative to the report's folder breaks in a PR body)
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", pull["body"])
+    plots = sorted(p for p in git(remote.bare, "ls-tree", "--name-only", BRANCH, f"{OUT}/").split() if p.endswith(".png"))
+    assert sorted(images) == [f"../blob/{BRANCH}/{p}?raw=true" for p in plots] and plots
     assert all(call[0] != "POST" or call[1].endswith("/pulls") for call in fake.calls)
     diff = git(remote.bare, "diff", "--name-only", "main", BRANCH).split()
     assert diff and all(path.startswith(f"{OUT}/") for path in diff)
@@ -68,6 +75,16 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
     assert status["status"]["state"] == "Ready" and status["result"]["targetTtftMs"] == 300.0
     fake.stop()
+
+
+def test_pr_body_links_the_reports_plots_to_the_branch_and_lists_the_others():
+    report = "# Report\n\n![Prefill](prefill.png)\n\n## Warnings\n\n- w\n"
+    body = pr_body(("team-a", "chat"), report, ["prefill.png", "extra.png"], ["w"], BRANCH, "sha256:x", "abc")
+    assert "](prefill.png)" not in body
+    assert body.count(f"![Prefill](../blob/{BRANCH}/{OUT}/prefill.png?raw=true)") == 1
+    assert body.count("prefill.png") == 1  # not shown twice
+    assert f"### Plots\n\n![extra.png](../blob/{BRANCH}/{OUT}/extra.png?raw=true)" in body
+    assert body.count("## Warnings") == 1 and "`abc`" in body and "`sha256:x`" in body
 
 
 def test_closed_pull_request_is_recognised_not_reopened(remote, tmp_path, profile_cache):
