@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,6 +38,17 @@ class WebhookVerdict:
 def _same(expected: str, given: str) -> bool:
     """Constant-time comparison that also takes non-ASCII header values (compare_digest refuses such str)."""
     return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _push_payload(headers: dict[str, str], body: bytes) -> dict:
+    """The delivery's JSON: the body, or its `payload` field when sent as a form (GitHub's default content type,
+    also offered by Gitea)."""
+    if headers.get("content-type", "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        fields = urllib.parse.parse_qs(body.decode(), strict_parsing=True)
+        if "payload" not in fields:
+            raise ValueError("form without a 'payload' field")
+        return json.loads(fields["payload"][0])
+    return json.loads(body or b"{}")
 
 
 def check_webhook(headers: dict[str, str], body: bytes, secret: str | None, branch: str) -> WebhookVerdict:
@@ -67,9 +79,10 @@ def check_webhook(headers: dict[str, str], body: bytes, secret: str | None, bran
     if not is_push:
         return WebhookVerdict(200, forge, "ignored", f"event '{event}' ignored")
     try:
-        ref = json.loads(body or b"{}").get("ref", "")
+        ref = _push_payload(headers, body).get("ref", "")
     except (ValueError, AttributeError):
-        return WebhookVerdict(400, forge, "bad-request", "the push payload is not JSON")
+        return WebhookVerdict(400, forge, "bad-request", "the push payload is neither JSON nor a form with a JSON "
+                                                         "'payload' field; set the webhook's content type to JSON")
     if ref != f"refs/heads/{branch}":
         return WebhookVerdict(202, forge, "ignored", f"push to {ref} ignored; watching {branch}")
     return WebhookVerdict(202, forge, "triggered", "reconcile pass scheduled")

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 
 import httpx
 
@@ -73,6 +74,21 @@ def test_webhook_rules_per_forge():
     # a header value outside ASCII is a wrong signature, not a crash of the handler
     assert check_webhook({"x-github-event": "push", "x-hub-signature-256": "sha256=\xe9"}, push, SECRET, "main"
                          ).status == 401
+
+
+def test_form_encoded_push_is_read_as_github_sends_it_by_default():
+    """GitHub's default webhook content type is a form whose `payload` field holds the JSON; the HMAC covers the
+    raw body."""
+    def form_headers(body: bytes) -> dict[str, str]:
+        headers = {k.lower(): v for k, v in _github(body).items()}
+        return dict(headers, **{"content-type": "application/x-www-form-urlencoded"})
+
+    form = urllib.parse.urlencode({"payload": json.dumps({"ref": "refs/heads/main"})}).encode()
+    assert check_webhook(form_headers(form), form, SECRET, "main").outcome == "triggered"
+    other = urllib.parse.urlencode({"payload": json.dumps({"ref": "refs/heads/dev"})}).encode()
+    assert check_webhook(form_headers(other), other, SECRET, "main").outcome == "ignored"
+    verdict = check_webhook(form_headers(b"x=1"), b"x=1", SECRET, "main")
+    assert verdict.status == 400 and "content type to JSON" in verdict.message
 
 
 def test_a_real_gitea_delivery_is_recognised_as_gitea():
