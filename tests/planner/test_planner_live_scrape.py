@@ -107,9 +107,9 @@ def test_dashboard_queries_all_answer_from_the_planner_metrics(live, json_profil
     assert len(queries) >= 16
     names = {re.match(r"[a-zA-Z_:]+", q).group(0) for q in queries}
     assert {"planner:num_p_workers", "planner:d_correction_factor", "planner:gpu_hours"} <= names
-    server.wait_for("planner:predicted_num_d")
+    # a scrape may land before or during the step: wait for the step's values rather than for any value
+    server.wait_for(f"planner:predicted_num_d == {decision.decode_replicas}")
     for query in queries:
         # $namespace is a Grafana variable; the PodMonitor adds that label in a cluster
-        result = server.query(query.replace("$namespace", ".*"))
-        assert result, f"dashboard query {query!r} returned nothing"
-    assert server.query("dynamo_planner_num_decode_workers")[0]["value"][1] == "1"
+        assert server.wait_for(query.replace("$namespace", ".*"), timeout_s=15), query
+    assert server.wait_for("dynamo_planner_num_decode_workers == 1", timeout_s=15)
