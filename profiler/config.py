@@ -17,7 +17,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
@@ -65,7 +65,10 @@ def camel_to_snake(name: str) -> str:
 
 
 class Section(BaseModel):
-    """A config section: camelCase or snake_case keys, no unknown keys, no key given in both spellings."""
+    """A config section: camelCase or snake_case keys, no unknown keys, no key given in both spellings.
+
+    Numbers given as strings are read as numbers (Dynamo's argparse converts them too); switches take YAML
+    booleans only (`StrictBool`): argparse reads a quoted "false" as a non-empty, so true, string."""
 
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True, strict=False
@@ -101,7 +104,7 @@ class HardwareConfig(Section):
     min_num_gpus_per_engine: NonNegativeInt = 0
     max_num_gpus_per_engine: NonNegativeInt = 0
     num_gpus_per_node: NonNegativeInt = 0
-    enable_gpu_discovery: bool = False
+    enable_gpu_discovery: StrictBool = False
     gpu_type: str | None = None
     gpu_model: str | None = None
     gpu_vram_mib: NonNegativeInt | None = None
@@ -122,16 +125,16 @@ class SweepConfig(Section):
 
     prefill_interpolation_granularity: Annotated[int, Field(ge=2)] = 16
     decode_interpolation_granularity: Annotated[int, Field(ge=2)] = 6
-    use_ai_configurator: bool = False
+    use_ai_configurator: StrictBool = False
     aic_system: str | None = None
     aic_hf_id: str | None = None
     aic_backend: str = ""
     aic_backend_version: str | None = None
-    dry_run: bool = False
-    pick_with_webui: bool = False
+    dry_run: StrictBool = False
+    pick_with_webui: StrictBool = False
     webui_port: NonNegativeInt | None = None
-    skip_existing_results: bool = False
-    force_rerun: bool = False
+    skip_existing_results: StrictBool = False
+    force_rerun: StrictBool = False
     # Shown in Dynamo's troubleshooting docs ("reduce search space"); they set the hardware GPU range.
     min_num_gpus: NonNegativeInt | None = None
     max_num_gpus: NonNegativeInt | None = None
@@ -171,7 +174,7 @@ class EngineConfig(Section):
     backend: Backend = "vllm"
     config: str = ""
     max_context_length: NonNegativeInt = 0
-    is_moe_model: bool | None = None
+    is_moe_model: StrictBool | None = None
 
 
 class ProfileConfig(Section):
