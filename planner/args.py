@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from profiler.planner_flags import PLANNER_FLAGS, PlannerFlag
+from profiler.planner_flags import DYNAMO_PLANNING_MODES, PLANNER_FLAGS, PlannerFlag
 
 log = logging.getLogger(__name__)
 
 ACTUATOR_MODES = ("patch", "git", "advisory")
-DYNAMO_PLANNING_MODES = ("disagg", "prefill", "decode", "agg")
 SERVICE_ACCOUNT_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 PREDICTOR_SUBSTITUTES = {"prophet": "arima"}
 # Flags of other Dynamo planner versions that this planner does not implement: accepted with a warning, so a DGD

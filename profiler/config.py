@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
+from profiler.planner_flags import DYNAMO_PLANNING_MODES, FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
 
 Backend = Literal["vllm", "sglang", "trtllm"]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -53,6 +53,12 @@ def planner_value_error(flag: PlannerFlag, value: Any) -> str | None:
         return f"{flag.passthrough_key} needs {_KIND_WORDS[flag.kind]}, not {value!r}"
     if flag.kind == "float" and not math.isfinite(value):
         return f"{flag.passthrough_key} needs a finite number, not {value!r}"
+    if flag.dest == "mode" and value in DYNAMO_PLANNING_MODES:
+        if value == "disagg":
+            return None
+        return (f"{flag.passthrough_key} {value!r} is Dynamo's single-component planning mode, which this planner "
+                "does not offer (it plans prefill and decode together): use disagg, or patch, git or advisory "
+                "to choose how decisions are applied")
     if flag.choices and value not in flag.choices:
         return f"{flag.passthrough_key} must be one of {', '.join(flag.choices)}, not {value!r}"
     return None

@@ -107,5 +107,9 @@ PLANNER_FLAGS: tuple[PlannerFlag, ...] = (
     PlannerFlag("git-pull-request", "bool", False, "Propose replica changes as a pull request", dynamo=False),
 )
 
+# Dynamo's planner names its topology with `--mode`; here `--mode` names the actuator. `disagg` (the only
+# topology this planner plans) is read as `patch`, which is what Dynamo's planner does; the others are refused.
+DYNAMO_PLANNING_MODES = ("disagg", "prefill", "decode", "agg")
+
 FLAGS_BY_DEST: dict[str, PlannerFlag] = {flag.dest: flag for flag in PLANNER_FLAGS}
 FLAGS_BY_PASSTHROUGH_KEY: dict[str, PlannerFlag] = {flag.passthrough_key: flag for flag in PLANNER_FLAGS}

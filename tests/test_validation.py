@@ -196,6 +196,14 @@ def test_planner_passthrough_accepts_every_known_flag_spelling() -> None:
     assert _issues(text) == []
 
 
+def test_dynamos_planner_mode_disagg_passes_and_single_component_modes_are_refused_at_their_line() -> None:
+    assert _issues(REQUEST.replace("sla: {", "planner:\n        planner_mode: disagg\n      sla: {")) == []
+    issues = _issues(REQUEST.replace("sla: {", "planner:\n        planner_mode: prefill\n      sla: {"))
+    assert len(issues) == 1
+    assert issues[0].startswith("f.yaml:") and ": spec.profilingConfig.config.planner.planner_mode: " in issues[0]
+    assert "single-component planning mode" in issues[0] and "use disagg" in issues[0]
+
+
 def test_repo_config_template_and_defaults_are_valid() -> None:
     result = validate_repo_config(ROOT / "repo-template" / "gitops-sla.yaml")
     assert result.ok and result.issues == []
