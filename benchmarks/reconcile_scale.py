@@ -45,7 +45,8 @@ from profiler.version import PROFILER_VERSION  # noqa: E402
 
 EXAMPLE = (ROOT / "gitops_sla/examples/quickstart-aic.yaml").read_text()
 SIG = pygit2.Signature("bench", "bench@example.com")
-GENERATOR = Generator(PROFILER_VERSION, RepoPlannerKeys.from_config(RepoConfig(), None).digest)  # default config
+GENERATOR = Generator.for_repo(  # the default config
+    PROFILER_VERSION, RepoConfig(), RepoPlannerKeys.from_config(RepoConfig(), None).digest)
 SECTION = "## Reconciler at scale"
 NOTE = (
     'What the numbers mean: an idle pass is one ls-remote (libgit2 reads the refs of a path remote directly; over HTTP it is one round trip, here dominated by the test bridge starting a `git http-backend` process per request, so against a real forge the idle pass costs one network round trip). A cold pass is dominated by the clone; checking the requests reads no re'

@@ -77,7 +77,7 @@ def collect_rows(mirror: Mirror, branch: str, version: str, now: float | None = 
     snapshot = mirror.snapshot(mirror.head(branch))
     requests = discover_requests(snapshot)
     config = load_repo_config(snapshot)[0] or RepoConfig()
-    generator = Generator(version, RepoPlannerKeys.from_config(config, mirror.url).digest)
+    generator = Generator.for_repo(version, config, RepoPlannerKeys.from_config(config, mirror.url).digest)
     rows = []
     for key in sorted(set(requests) | discover_generated(snapshot)):
         blob = requests.get(key)

@@ -164,7 +164,7 @@ class Reconciler:
             self.metrics.errors.labels("config").inc()
             return PassReport(snapshot.commit_id, False, error=config_error)
         planner_keys = self._planner_keys(config)
-        generator = Generator(self.backend.version, planner_keys.digest)
+        generator = Generator.for_repo(self.backend.version, config, planner_keys.digest)
         keys, forced = self._candidates(snapshot, full)
         report = PassReport(snapshot.commit_id, False, checked=len(keys))
         chain = snapshot.commit_id  # stays our latest commit while only we move the branch
