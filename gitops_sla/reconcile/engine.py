@@ -54,10 +54,12 @@ from gitops_sla.reconcile.inputs import (
 from gitops_sla.reconcile.metrics import ReconcilerMetrics
 from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
 from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, ProfilingBackend, Running
-from gitops_sla.validation import validate_request_file
+from gitops_sla.validation import RequestValidation, validate_request_file
 from profiler.errors import ProfilingError
 
 log = logging.getLogger(__name__)
+
+VALIDATION_FAILED = "validation failed"
 
 REPORT_FILE = "report.md"
 Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error"]
@@ -165,7 +167,7 @@ class Reconciler:
             return PassReport(snapshot.commit_id, False, error=config_error)
         planner_keys = self._planner_keys(config)
         generator = Generator.for_repo(self.backend.version, config, planner_keys.digest)
-        keys, forced = self._candidates(snapshot, full)
+        keys, forced, revalidate = self._candidates(snapshot, full)
         report = PassReport(snapshot.commit_id, False, checked=len(keys))
         chain = snapshot.commit_id  # stays our latest commit while only we move the branch
         requests = discover_requests(snapshot) if len(keys) > 64 else None
@@ -173,7 +175,7 @@ class Reconciler:
         for key in sorted(keys):
             try:
                 outcome, pushed = self._reconcile(key, snapshot, config, planner_keys, generator, requests,
-                                                  bases_cache, key in forced)
+                                                  bases_cache, key in forced, revalidate)
             except (GitSyncError, ForgeError) as exc:
                 kind = "forge" if isinstance(exc, ForgeError) else "git"
                 self.metrics.errors.labels(kind).inc()
@@ -199,16 +201,17 @@ class Reconciler:
                         "planner.gitRepo to the repository's URL", layout.REPO_CONFIG_FILE, self.mirror.url)
         return keys
 
-    def _candidates(self, snapshot: Snapshot, full: bool) -> tuple[set[RequestKey], set[RequestKey]]:
-        """Keys to look at, and those (in a namespace whose base configs changed) to re-validate even when
-        `Failed` for the same request blob (a missing base may have been added)."""
+    def _candidates(self, snapshot: Snapshot, full: bool) -> tuple[set[RequestKey], set[RequestKey], bool]:
+        """Keys to look at; those (in a namespace whose base configs changed) to re-validate even when `Failed`
+        for the same request blob (a missing base may have been added); and whether `gitops-sla.yaml` changed
+        since the last pass, so up-to-date requests are validated again against its rules (tenancy)."""
         if full or self._last is None:
-            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set()
+            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set(), False
         keys, namespaces, config_changed = changed_keys(self._last, snapshot)
         if config_changed:
-            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set()
+            return set(discover_requests(snapshot)) | discover_generated(snapshot) | self._pending, set(), True
         forced = {key for key in discover_requests(snapshot) if key[0] in namespaces} if namespaces else set()
-        return keys | forced | self._pending, forced
+        return keys | forced | self._pending, forced, False
 
     def _count_states(self, report: PassReport, full: bool) -> None:
         """Keep `gitops_sla_requests{state}` current: rebuilt on full passes, updated by incremental ones."""
@@ -237,6 +240,7 @@ class Reconciler:
         requests: dict[RequestKey, str] | None,
         bases_cache: dict[str, list[tuple[str, str]]],
         forced: bool,
+        revalidate: bool,
     ) -> tuple[RequestOutcome, PushResult | None]:
         request_path = layout.request_path(*key)
         blob = requests.get(key) if requests is not None else snapshot.blob_id(request_path)
@@ -252,8 +256,11 @@ class Reconciler:
             bases_cache[key[0]] = namespace_bases(snapshot, key[0])
         bases = bases_cache[key[0]]
         if is_up_to_date(recorded, key, blob, bases, generator) and not (forced and recorded.state == "Failed"):
-            self._pending.discard(key)
-            return RequestOutcome(*key, "up-to-date", recorded.state), None
+            # after a change of gitops-sla.yaml, an up-to-date request must still pass its rules (tenancy)
+            if not (revalidate and recorded.state != "Failed" and
+                    self._validate(snapshot, blob, key, config).request is None):
+                self._pending.discard(key)
+                return RequestOutcome(*key, "up-to-date", recorded.state), None
         tip = self.mirror.head(out.pr_branch(key))
         if tip is not None:
             branch_snapshot = self.mirror.snapshot(tip)
@@ -264,17 +271,22 @@ class Reconciler:
                                       message=self._pull_message(key, pull)), None
         return self._process(key, snapshot, config, planner_keys, generator, blob, recorded)
 
+    @staticmethod
+    def _validate(snapshot: Snapshot, blob: str, key: RequestKey, config: RepoConfig) -> RequestValidation:
+        """The request file validated against this `gitops-sla.yaml` (tenancy) and this tree (base configs)."""
+        request_path = layout.request_path(*key)
+        return validate_request_file(
+            snapshot.read_blob(blob), file=request_path, repo_path=request_path, repo_config=config,
+            base_exists=lambda path: snapshot.blob_id(path) is not None,
+        )
+
     def _process(
         self, key: RequestKey, snapshot: Snapshot, config: RepoConfig, planner_keys: RepoPlannerKeys,
         generator: Generator, blob: str, recorded: RecordedStatus | None
     ) -> tuple[RequestOutcome, PushResult | None]:
-        request_path = layout.request_path(*key)
         source = snapshot.commit_id or ""
         version = self.backend.version
-        validation = validate_request_file(
-            snapshot.read_blob(blob), file=request_path, repo_path=request_path, repo_config=config,
-            base_exists=lambda path: snapshot.blob_id(path) is not None,
-        )
+        validation = self._validate(snapshot, blob, key, config)
         request = validation.request
         if request is None:
             errors = [i for i in validation.issues if i.severity == "error"]
@@ -282,7 +294,7 @@ class Reconciler:
             status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                        reason="ValidationFailed", message=_issues_message(errors),
                                        issues=validation.issues)
-            return self._commit_status(key, blob, None, digest, source, status, "validation failed")
+            return self._commit_status(key, blob, None, digest, source, status, VALIDATION_FAILED)
         ref = request.spec.profiling_config.config_map_ref
         base_path = layout.base_config_path(request.namespace_or(key[0]), ref.name, ref.key) if ref else None
         base_blob = snapshot.blob_id(base_path) if base_path else None
@@ -355,9 +367,12 @@ class Reconciler:
                               self._pull_message(key, pull)), pushed
 
     def _builder(self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str,
-                 files: Callable[[Snapshot], dict[str, bytes | None]], state: str):
+                 files: Callable[[Snapshot], dict[str, bytes | None]], state: str, *, final_wins: bool = True):
         """The build step for the writer (writing `state`): re-checked on every (re)try against the fresh head,
-        whose files `files(head)` gives."""
+        whose files `files(head)` gives. With `final_wins`, a final status (Ready/Deploying) already recorded
+        for the same inputs is kept; a validation failure passes False, as it also reflects `gitops-sla.yaml`
+        (tenancy), which can change without changing the inputs."""
+        finals = ("Ready", "Deploying") if final_wins else ()
         request_path = layout.request_path(*key)
 
         def build(head: Snapshot) -> Changes | None:
@@ -366,7 +381,7 @@ class Reconciler:
             if base is not None and head.blob_id(base[0]) != base[1]:
                 return None
             found = read_recorded(head, key)
-            if found is not None and found[0].spec_hash == digest and found[0].state in (state, "Ready", "Deploying"):
+            if found is not None and found[0].spec_hash == digest and found[0].state in (state, *finals):
                 return None  # another reconciler already wrote this (or the final) status for these inputs
             return Changes(files(head))
 
@@ -378,7 +393,8 @@ class Reconciler:
     ) -> tuple[RequestOutcome, PushResult]:
         files = out.status_only_files(key, status)
         pushed = commit_changes(self.mirror, self.branch,
-                                self._builder(key, blob, base, digest, lambda _head: files, status.status.state),
+                                self._builder(key, blob, base, digest, lambda _head: files, status.status.state,
+                                              final_wins=what != VALIDATION_FAILED),
                                 out.commit_subject(key, what), out.trailers(key, source, digest),
                                 author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
         if pushed.commit:

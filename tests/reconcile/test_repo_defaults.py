@@ -35,3 +35,29 @@ def test_changing_the_default_aic_system_reprofiles_requests_that_name_none(git_
     assert yaml.safe_load((person.root / OUT / "status.yaml").read_text())["specHash"] != first_hash
     assert "`h100_sxm`" in (person.root / OUT / "report.md").read_text()
     assert reconciler.run_pass(full=True).worked == []
+
+
+TENANCY = ("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+           "tenancy:\n  - paths: [\"requests/*/*.yaml\"]\n    namespaces: [{namespaces}]\n")
+
+
+def test_tightened_tenancy_fails_an_up_to_date_request_at_its_next_pass(git_server, tmp_path, profile_cache):
+    remote = seed_remote(git_server, tmp_path, config=TENANCY.format(namespaces='"{namespace}", prod'))
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat").replace("  deploymentOverrides:\n",
+                                                    "  deploymentOverrides:\n    namespace: prod\n"))
+    person.commit_and_push("chat deploys into prod, which the repo allows")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache)
+    assert [(o.action, o.state) for o in reconciler.run_pass(full=True).worked] == [("generated", "Deploying")]
+    person.pull()
+    dgd = (person.root / OUT / "dgd.yaml").read_bytes()
+
+    person.write("gitops-sla.yaml", TENANCY.format(namespaces='"{namespace}"'))
+    person.commit_and_push("prod is no longer allowed from requests/")
+    assert [(o.action, o.state) for o in reconciler.run_pass().worked] == [("failed", "Failed")]
+    person.pull()
+    status = yaml.safe_load((person.root / OUT / "status.yaml").read_text())
+    [issue] = status["issues"]
+    assert issue["path"] == "spec.deploymentOverrides.namespace" and "tenancy" in issue["message"]
+    assert (person.root / OUT / "dgd.yaml").read_bytes() == dgd  # nothing else changes on a validation failure
+    assert reconciler.run_pass().worked == [] and reconciler.run_pass(full=True).worked == []
