@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.support.loopback import serve, shut_down
 
 
 @dataclass
@@ -26,7 +27,6 @@ class GitHttpServer:
     password: str = "s3cret"
     requests_seen: list[tuple[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -122,17 +122,12 @@ class GitHttpServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut_down(self._server)
+        self._server = None
 
 
 def git(cwd: Path | str, *args: str, env: dict[str, str] | None = None) -> str:
