@@ -153,7 +153,7 @@ gc.disable()  # as `python -m profiler` runs (profiler.__main__.run_once)
 logging.disable(logging.WARNING)
 from pathlib import Path
 from profiler import pipeline
-from profiler.aic import resolve_target
+from profiler.estimate.aic import resolve_target
 from profiler.request_file import request_from_file
 request = request_from_file(Path(sys.argv[1]), base_config=None, name=None, namespace=None)
 imported = T()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from profiler.aic import AicTarget
+from profiler.estimate.aic import AicTarget
 from profiler.config import ProfileConfig
 from profiler.interpolation import DecodeSurface, PrefillCurve
 from profiler.result import EngineChoice
-from profiler.sweep import SweepResult
+from profiler.estimate.sweep import SweepResult
 
 
 @dataclass(frozen=True)

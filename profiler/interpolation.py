@@ -17,10 +17,10 @@ import json
 import zipfile
 from dataclasses import dataclass
 
-from profiler.aic import Estimator, describe, estimation_failed
+from profiler.estimate.aic import Estimator, describe, estimation_failed
 from profiler.errors import ProfilingError
 from profiler.search_space import ParallelMapping
-from profiler.sweep import get_num_request_range
+from profiler.estimate.sweep import get_num_request_range
 
 PREFILL_CONTEXT_HEADROOM = 512  # Dynamo leaves room for the chat template and system prompt
 DECODE_INTERPOLATION_OSL = 500  # Dynamo's fixed decode OSL: stable ITL, not too long

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from profiler import interpolation, plots
-from profiler.aic import AicTarget, Estimator, resolve_target, support_matrix_warning
+from profiler.estimate.aic import AicTarget, Estimator, resolve_target, support_matrix_warning
 from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
 from profiler.findings import Findings, profile_json
@@ -24,7 +24,7 @@ from profiler.search_space import (
     EngineRole, ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts,
 )
 from profiler.select import pick
-from profiler.sweep import SweepResult, sweep
+from profiler.estimate.sweep import SweepResult, sweep
 from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
 
 BASE_CONFIGS = Path(__file__).resolve().parent / "vendor/dynamo/base-configs"

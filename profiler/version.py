@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from profiler.aic import aiconfigurator_version
+from profiler.estimate.aic import aiconfigurator_version
 
 
 def _package_version() -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import aiconfigurator_core
 import yaml
 
-from profiler.aic import _sdk
+from profiler.estimate.aic import _sdk
 
 
 def test_libyaml_and_pure_python_loaders_agree_on_every_bundled_yaml_file():

@@ -353,7 +353,7 @@ def test_estimates_match_ai_configurators_own_static_run():
     from aiconfigurator_core.sdk import models, perf_database
     from aiconfigurator_core.sdk.backends.factory import get_backend
 
-    from profiler.aic import Estimator, resolve_target
+    from profiler.estimate.aic import Estimator, resolve_target
     from profiler.search_space import ParallelMapping
 
     target, _ = resolve_target(system="h200_sxm", backend="sglang", version=None, model="Qwen/Qwen3-32B")

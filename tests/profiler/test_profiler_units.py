@@ -22,7 +22,7 @@ from profiler.search_space import (
     quantization_block_size,
 )
 from profiler.select import pick
-from profiler.sweep import get_num_request_range
+from profiler.estimate.sweep import get_num_request_range
 
 DENSE = ModelShape("Qwen3ForCausalLM", 64, 8, 25600, 0, 40960, is_moe=False)
 DEEPSEEK = ModelShape("DeepseekV3ForCausalLM", 128, 128, 18432, 256, 163840, is_moe=True)
@@ -161,7 +161,7 @@ def test_extracted_dgd_schema_matches_the_vendored_crd():
 
 
 def test_support_matrix_failures_become_warnings():
-    from profiler.aic import AicTarget, support_matrix_warning
+    from profiler.estimate.aic import AicTarget, support_matrix_warning
 
     assert support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "Qwen/Qwen3-32B")) is None
     warning = support_matrix_warning(AicTarget("h200_sxm", "trtllm", "1.3.0rc20", "deepseek-ai/DeepSeek-V4-Flash"))
@@ -171,7 +171,7 @@ def test_support_matrix_failures_become_warnings():
 
 
 def test_estimate_failures_are_told_apart_from_interruptions():
-    from profiler.aic import describe, estimation_failed
+    from profiler.estimate.aic import describe, estimation_failed
 
     assert estimation_failed(ValueError("no data")) and estimation_failed(BaseException("rust panic"))
     assert not estimation_failed(KeyboardInterrupt()) and not estimation_failed(SystemExit(1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from profiler.aic import Estimator, describe, estimation_failed
+from profiler.estimate.aic import Estimator, describe, estimation_failed
 from profiler.search_space import EngineRole, ModelShape, ParallelMapping, candidate_mappings
 
 DECODE_MAX_CONCURRENCY = 2000  # Dynamo's cap on the decode concurrency sweep
