@@ -16,6 +16,7 @@ tenancy) per team possible.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 REPO_CONFIG_FILE = "gitops-sla.yaml"
@@ -27,9 +28,23 @@ REQUEST_SUFFIX = ".yaml"
 DEFAULT_CONFIG_MAP_KEY = "disagg.yaml"
 
 
+_UNUSABLE = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def usable_segment(value: str) -> bool:
+    """True for a single, non-empty path segment without separators (`/`, `\\`), control characters (a newline
+    would reach commit messages) or `.`/`..`: what a namespace or request name must be for the reconciler."""
+    return bool(value) and value not in {".", ".."} and not _UNUSABLE.search(value)
+
+
+def usable_key(namespace: str, name: str) -> bool:
+    """True when `generated/<namespace>/<name>/` and `requests/<namespace>/<name>.yaml` are usable paths."""
+    return usable_segment(namespace) and usable_segment(name)
+
+
 def _checked_segment(value: str, what: str) -> str:
     """A single, non-empty path segment; refuses separators and `.`/`..` so no path escapes its folder."""
-    if not value or "/" in value or "\\" in value or value in {".", ".."} or "\x00" in value:
+    if not usable_segment(value):
         raise ValueError(f"{what} {value!r} is not a single path segment")
     return value
 

@@ -22,7 +22,7 @@ from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
 from gitops_sla.secrets import resolve_secret
-from gitops_sla.reconcile.engine import PassReport, Reconciler
+from gitops_sla.reconcile.engine import PassReport, Reconciler, RequestOutcome
 from gitops_sla.validation import validate_repo_config
 
 ENV_WEBHOOK_SECRET = "GITOPS_SLA_WEBHOOK_SECRET"
@@ -76,7 +76,7 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
     backend = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
                else InlineBackend(profile, PROFILER_VERSION))
-    return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror))
+    return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror), progress=print_progress)
 
 
 class WebhookSecretError(ValueError):
@@ -90,18 +90,28 @@ def webhook_secret(args: argparse.Namespace) -> str | None:
                           env_file_var=ENV_WEBHOOK_SECRET_FILE, what="webhook secret", error=WebhookSecretError)
 
 
+def print_progress(key: tuple[str, str], outcome: RequestOutcome | None, stream=None) -> None:
+    """One line when the pass starts working on a request, one when it is done with it."""
+    stream = stream or sys.stdout
+    if outcome is None:
+        print(f"{key[0]}/{key[1]}: working", file=stream, flush=True)
+        return
+    commit = f" {outcome.commit[:12]}" if outcome.commit else ""
+    message = f" — {outcome.message}" if outcome.message else ""
+    print(f"{outcome.namespace}/{outcome.name}: {outcome.action} ({outcome.state or '-'}){commit}{message}",
+          file=stream, flush=True)
+
+
 def print_report(report: PassReport, stream=None) -> None:
+    """The pass's summary (its requests were printed by `print_progress` as they ended)."""
     stream = stream or sys.stdout
     if report.error:
         print(f"error: {report.error}", file=sys.stderr)
         return
     if report.idle:
         return
-    for outcome in report.worked:
-        commit = f" {outcome.commit[:12]}" if outcome.commit else ""
-        message = f" — {outcome.message}" if outcome.message else ""
-        print(f"{outcome.namespace}/{outcome.name}: {outcome.action} ({outcome.state or '-'}){commit}{message}",
-              file=stream)
+    for message in report.skipped:
+        print(f"warning: {message}", file=sys.stderr)
     print(f"pass over {report.head[:12] if report.head else '-'}: {report.checked} checked, "
           f"{len(report.worked)} changed, {len(report.commits)} commits, {report.duration_s:.2f} s", file=stream)
 

@@ -80,6 +80,10 @@ def collect_rows(mirror: Mirror, branch: str, version: str, now: float | None = 
     generator = Generator.for_repo(version, config, RepoPlannerKeys.from_config(config, mirror.url).digest)
     rows = []
     for key in sorted(set(requests) | discover_generated(snapshot)):
+        if not layout.usable_key(*key):
+            print(f"warning: generated/{key[0]}/{key[1]}/ (or requests/{key[0]}/{key[1]}.yaml) is not usable as a "
+                  "request's folder (a backslash or a control character); not listed", file=sys.stderr)
+            continue
         blob = requests.get(key)
         bases = namespace_bases(snapshot, key[0])
         where, found = branch, read_recorded(snapshot, key)

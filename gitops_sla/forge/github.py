@@ -83,13 +83,29 @@ def owner_repo_from_url(url: str) -> str | None:
     return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
-def _pull(data: dict) -> PullRequest:
-    state: PullState = "merged" if data.get("merged_at") or data.get("merged") else data["state"]
-    return PullRequest(
-        number=data["number"], url=data.get("html_url", ""), state=state, head=data["head"]["ref"],
-        base=data["base"]["ref"], head_sha=data["head"].get("sha", ""), title=data.get("title", ""),
-        body=data.get("body") or "",
-    )
+def _pull(data: object, call: str = "the forge") -> PullRequest:
+    """A pull request from the forge's JSON; `ForgeError` when the answer is not one (a list, a string,
+    missing fields), so a broken or hostile forge fails this call, never the pass."""
+    try:
+        state = "merged" if data.get("merged_at") or data.get("merged") else data["state"]  # type: ignore[union-attr]
+        if state not in ("open", "closed", "merged"):
+            raise ValueError(f"state {state!r}")
+        pull = PullRequest(
+            number=int(data["number"]), url=str(data.get("html_url", "")), state=state,  # type: ignore[index]
+            head=str(data["head"]["ref"]), base=str(data["base"]["ref"]),  # type: ignore[index]
+            head_sha=str(data["head"].get("sha", "")), title=str(data.get("title") or ""),  # type: ignore[index]
+            body=str(data.get("body") or ""),  # type: ignore[union-attr]
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ForgeError(f"{call} did not answer with a pull request ({type(exc).__name__}: {exc})") from None
+    return pull
+
+
+def _json(response: httpx.Response, call: str) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        raise ForgeError(f"{call} did not answer with JSON") from None
 
 
 class GitHubForge:
@@ -129,19 +145,23 @@ class GitHubForge:
         owner = self.settings.repo.split("/")[0]
         response = self._call("GET", "/pulls", params={"head": f"{owner}:{head}", "base": base, "state": "all",
                                                        "sort": "created", "direction": "desc", "per_page": 100})
-        return [_pull(item) for item in response.json()]
+        call = f"GET {self.settings.api_url}/repos/{self.settings.repo}/pulls"
+        items = _json(response, call)
+        if not isinstance(items, list):
+            raise ForgeError(f"{call} did not answer with a list of pull requests")
+        return [_pull(item, call) for item in items]
 
     def create_pull(self, head: str, base: str, title: str, body: str) -> PullRequest:
         response = self._call("POST", "/pulls", json={"head": head, "base": base, "title": title, "body": body})
-        return _pull(response.json())
+        return _pull(_json(response, "POST /pulls"), "POST /pulls")
 
     def update_pull(self, number: int, title: str, body: str) -> PullRequest:
         response = self._call("PATCH", f"/pulls/{number}", json={"title": title, "body": body})
-        return _pull(response.json())
+        return _pull(_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
 
     def close_pull(self, number: int) -> PullRequest:
         response = self._call("PATCH", f"/pulls/{number}", json={"state": "closed"})
-        return _pull(response.json())
+        return _pull(_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
 
 
 PullAction = Literal["created", "updated", "unchanged", "merged", "closed"]

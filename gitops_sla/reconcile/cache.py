@@ -8,6 +8,7 @@ renamed into place, so a reader never sees half an entry and a crash leaves no c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from gitops_sla.models import ResultSummary
 from gitops_sla.reconcile.profiling import ProfileFn, ProfileJob, ProfileOutput
+
+log = logging.getLogger(__name__)
 
 
 class DiskCache:
@@ -65,7 +68,10 @@ class DiskCache:
             found = self.get(job.spec_hash)
             if found is None:
                 found = profile(job)
-                self.put(job.spec_hash, found)
+                try:
+                    self.put(job.spec_hash, found)
+                except OSError as exc:  # a full disk costs the cache entry, not the result
+                    log.warning("profile cache %s: could not store %s: %s", self.root, job.spec_hash, exc)
             return found
 
         return cached

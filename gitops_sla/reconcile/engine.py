@@ -22,6 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+import pygit2
+
 from gitops_sla import layout
 from gitops_sla.forge import ForgeError, GitHubForge, PullRequest, ensure_pull_request
 from gitops_sla.git import (
@@ -88,6 +90,7 @@ class PassReport:
     outcomes: list[RequestOutcome] = field(default_factory=list)
     error: str | None = None
     duration_s: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # paths that cannot be a request's, and why
 
     @property
     def commits(self) -> list[str]:
@@ -99,7 +102,9 @@ class PassReport:
 
 
 class Reconciler:
-    """Reconciles one branch of one repository. Not thread-safe across passes: `run_pass` serialises them."""
+    """Reconciles one branch of one repository. Not thread-safe across passes: `run_pass` serialises them.
+    `progress(key, None)` is called when work on a request starts, `progress(key, outcome)` when a request
+    that needed work is done."""
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class Reconciler:
         retry: RetryPolicy = RetryPolicy(),
         author: tuple[str, str] | None = None,
         output_cache_size: int = 32,
+        progress: Callable[[RequestKey, RequestOutcome | None], None] | None = None,
     ):
         self.mirror = mirror
         self.backend = backend
@@ -127,6 +133,7 @@ class Reconciler:
         self._output_cache_size = output_cache_size
         self._lock = threading.Lock()
         self._warned_repo_url = False
+        self.progress = progress or (lambda key, outcome: None)
 
     # ------------------------------------------------------------------------------------------------ pass
 
@@ -168,7 +175,12 @@ class Reconciler:
         planner_keys = self._planner_keys(config)
         generator = Generator.for_repo(self.backend.version, config, planner_keys.digest)
         keys, forced, revalidate = self._candidates(snapshot, full)
-        report = PassReport(snapshot.commit_id, False, checked=len(keys))
+        unusable = sorted(key for key in keys if not layout.usable_key(*key))
+        keys -= set(unusable)
+        self._pending -= set(unusable)
+        report = PassReport(snapshot.commit_id, False, checked=len(keys), skipped=[_unusable_message(k) for k in unusable])
+        for message in report.skipped:
+            log.warning("%s", message)
         chain = snapshot.commit_id  # stays our latest commit while only we move the branch
         requests = discover_requests(snapshot) if len(keys) > 64 else None
         bases_cache: dict[str, list[tuple[str, str]]] = {}
@@ -182,7 +194,11 @@ class Reconciler:
                 self._pending.add(key)
                 outcome, pushed = RequestOutcome(key[0], key[1], "error", message=str(exc)), None
                 log.warning("%s/%s: %s", key[0], key[1], exc)
+            except Exception as exc:  # one request's failure never stops the pass for the others
+                outcome, pushed = self._contain(key, snapshot, generator, exc)
             report.outcomes.append(outcome)
+            if outcome.action != "up-to-date":
+                self.progress(key, outcome)
             if pushed is not None and pushed.branch == self.branch and pushed.commit:
                 chain = pushed.commit if chain is not None and pushed.parent == chain else None
         self._count_states(report, full or self._last is None)
@@ -271,6 +287,32 @@ class Reconciler:
                                       message=self._pull_message(key, pull)), None
         return self._process(key, snapshot, config, planner_keys, generator, blob, recorded)
 
+    def _contain(self, key: RequestKey, snapshot: Snapshot, generator: Generator,
+                 exc: Exception) -> tuple[RequestOutcome, PushResult | None]:
+        """An unexpected error while reconciling one request: its `Failed` status with the error as reason (so
+        the pass goes on and the request is not retried until it changes). An environment failure (OSError,
+        MemoryError: a full disk) is retried by the next pass instead; so is a failure to record the status."""
+        log.error("%s/%s: %s", key[0], key[1], _describe(exc), exc_info=exc)
+        self.metrics.errors.labels("internal").inc()
+        blob = snapshot.blob_id(layout.request_path(*key))
+        if _environmental(exc) or blob is None:
+            self._pending.add(key)
+            return RequestOutcome(*key, "error", message=_describe(exc)), None
+        digest = spec_hash(key, blob, None, generator)
+        status = out.failed_status(key, spec_hash=digest, source_commit=snapshot.commit_id or "",
+                                   profiler_version=self.backend.version, reason="GenerationFailed",
+                                   message=f"The reconciler failed on this request: {_describe(exc)}",
+                                   condition="SpecGenerated")
+        try:
+            outcome, pushed = self._commit_status(key, blob, None, digest, snapshot.commit_id or "", status,
+                                                  "reconcile failed")
+        except Exception as again:  # noqa: BLE001 - recording the failure failed too: retried next pass
+            log.error("%s/%s: could not record the failure: %s", key[0], key[1], _describe(again))
+            self._pending.add(key)
+            return RequestOutcome(*key, "error", message=_describe(exc)), None
+        self._pending.discard(key)
+        return outcome, pushed
+
     @staticmethod
     def _validate(snapshot: Snapshot, blob: str, key: RequestKey, config: RepoConfig) -> RequestValidation:
         """The request file validated against this `gitops-sla.yaml` (tenancy) and this tree (base configs)."""
@@ -284,6 +326,7 @@ class Reconciler:
         self, key: RequestKey, snapshot: Snapshot, config: RepoConfig, planner_keys: RepoPlannerKeys,
         generator: Generator, blob: str, recorded: RecordedStatus | None
     ) -> tuple[RequestOutcome, PushResult | None]:
+        self.progress(key, None)
         source = snapshot.commit_id or ""
         version = self.backend.version
         validation = self._validate(snapshot, blob, key, config)
@@ -316,11 +359,14 @@ class Reconciler:
             started = time.perf_counter()
             try:
                 result = self.backend.run(job)
-            except ProfilingError as exc:
+            except Exception as exc:  # any failure of this request's profiling is this request's status ...
+                if _environmental(exc):
+                    raise  # ... but a full disk is the machine's: the next pass tries again
                 self.metrics.errors.labels("profiling").inc()
                 status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
-                                           reason="ProfilingFailed", message=str(exc), model=model, backend=backend,
-                                           validated=True)
+                                           reason=_profiling_reason(exc),
+                                           message=_profiling_message(exc, base_path if base else None),
+                                           model=model, backend=backend, validated=True)
                 return self._commit_status(key, blob, base, digest, source, status, "profiling failed")
             if isinstance(result, Running):
                 self._pending.add(key)
@@ -472,3 +518,33 @@ def _issues_message(issues: list[ValidationIssue]) -> str:
     first = str(issues[0])
     more = f" (and {len(issues) - 1} more, see issues)" if len(issues) > 1 else ""
     return f"{first}{more}"
+
+
+def _environmental(exc: BaseException) -> bool:
+    """A failure of the machine, not of the request (a full disk, no memory, Git's object store): retried."""
+    return isinstance(exc, (OSError, MemoryError, pygit2.GitError))
+
+
+def _describe(exc: BaseException) -> str:
+    """`TypeError: ...`: the error's kind and message, for a status or a log line."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _profiling_reason(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or "ProfilingFailed"
+
+
+def _profiling_message(exc: Exception, base_path: str | None) -> str:
+    """The profiler's own message for a `ProfilingError`; for any other exception, what it was and where to
+    look (a broken base config is the usual cause of a crash inside the profiler)."""
+    if isinstance(exc, ProfilingError):
+        return str(exc)
+    where = f"; check the base config {base_path}" if base_path else ""
+    return f"The profiler failed on this request ({_describe(exc)}){where}"
+
+
+def _unusable_message(key: RequestKey) -> str:
+    request, folder = f"requests/{key[0]}/{key[1]}.yaml", f"generated/{key[0]}/{key[1]}/"
+    return (f"{request!r} (or {folder!r}): skipped: not usable as a request's path (a backslash or a control "
+            "character in a name); rename it")

@@ -95,12 +95,16 @@ def discover_requests(snapshot: Snapshot) -> dict[RequestKey, str]:
 
 
 def discover_generated(snapshot: Snapshot) -> set[RequestKey]:
-    """(namespace, name) of every `generated/<namespace>/<name>/` folder that holds a `status.yaml`."""
+    """(namespace, name) of every `generated/<namespace>/<name>/` folder that holds a `status.yaml`, and of
+    every folder whose name is not usable (a backslash, a control character: see `layout.usable_key`), for the
+    caller to report."""
     found: set[RequestKey] = set()
     for namespace, is_dir in snapshot.list_dir(layout.GENERATED_DIR):
         if is_dir:
             for name, sub_is_dir in snapshot.list_dir(f"{layout.GENERATED_DIR}/{namespace}"):
-                if sub_is_dir and snapshot.blob_id(status_path((namespace, name))) is not None:
+                if not sub_is_dir:
+                    continue
+                if not layout.usable_key(namespace, name) or snapshot.blob_id(status_path((namespace, name))):
                     found.add((namespace, name))
     return found
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gitops_sla import layout
 from gitops_sla.models import (
+    ConditionType,
     DeploymentStatus,
     DGDRStatus,
     RequestRef,
@@ -60,13 +61,16 @@ def _ref(key: RequestKey, model: str | None, backend: str | None) -> RequestRef:
 def failed_status(
     key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, reason: str, message: str,
     issues: list[ValidationIssue] = (), model: str | None = None, backend: str | None = None,
-    validated: bool = False,
+    validated: bool = False, condition: ConditionType | None = None,
 ) -> RequestStatusFile:
-    """`Failed`: validation failed (`validated=False`) or profiling/generation failed after validation."""
+    """`Failed`: validation failed (`validated=False`) or profiling/generation failed after validation;
+    `condition` names the failed condition when it is neither (an unexpected error: `SpecGenerated`)."""
     status = DGDRStatus(state="Failed", backend=backend)
     if validated:
         status = status.with_condition("Validation", "True", "ValidationPassed", "The request is valid")
-        condition = "SpecGenerated" if reason == "GenerationFailed" else "Profiling"
+        condition = condition or ("SpecGenerated" if reason == "GenerationFailed" else "Profiling")
+        status = status.with_condition(condition, "False", reason, message)
+    elif condition is not None:
         status = status.with_condition(condition, "False", reason, message)
     else:
         status = status.with_condition("Validation", "False", reason, message)
