@@ -30,6 +30,7 @@ from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 __all__ = [
     "DNS1123_LABEL_MAX",
     "GROVE_NAME_LIMIT",
+    "MAX_ISSUES",
     "SERVICE_NAMES",
     "RequestValidation",
     "RepoConfigValidation",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 GROVE_NAME_LIMIT = 45
+MAX_ISSUES = 100  # per file: enough to fix a file, small enough for a status.yaml and a terminal
 DNS1123_LABEL_MAX = 63
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -110,8 +112,16 @@ class _Collector:
 
     doc: LoadedYaml
     issues: list[ValidationIssue] = field(default_factory=list)
+    left_out: int = 0  # issues past MAX_ISSUES, counted only
+
+    @property
+    def full(self) -> bool:
+        return len(self.issues) >= MAX_ISSUES
 
     def add(self, path: Iterable[str | int], message: str, *, severity: str = "error", at_key: bool = False) -> None:
+        if self.full:
+            self.left_out += 1
+            return
         path = tuple(path)
         resolved, _ = self.doc.resolve(path)
         mark = self.doc.locate_key(path) if at_key else self.doc.locate(path)
@@ -121,6 +131,17 @@ class _Collector:
                 message=message, severity=severity,  # type: ignore[arg-type]
             )
         )
+
+    def sorted_issues(self) -> list[ValidationIssue]:
+        """The issues in file order, then one saying how many more were left out."""
+        issues = sorted(self.issues, key=lambda i: (i.line, i.column))
+        if self.left_out:
+            issues.append(ValidationIssue(
+                file=self.doc.file, line=1, column=1, path="",
+                message=f"{self.left_out} more problem(s) not shown (at most {MAX_ISSUES} are reported per file); "
+                        "fix the ones above and validate again",
+            ))
+        return issues
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -240,6 +261,7 @@ _SAME_SETTING = re.compile(r"^'([^']+)' and '([^']+)' are the same setting")
 _SECRET_KEY = re.compile(r"^'([^']+)' would put a secret into Git")
 _DISAGREE = re.compile(r"^\S+ \(.*\) and (\S+) \(.*\) disagree")
 _LEADING_FIELD = re.compile(r"^((?:sla|hardware|sweep|aic|deployment|engine)\.\w+) ")
+_MODEL_KEYS = ("aic_hf_id", "aicHfId", "model_name", "modelName")
 _KIND_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
@@ -271,7 +293,21 @@ def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[B
     if kind in _KIND_WORDS:
         collector.add(loc, f"must be {_KIND_WORDS[kind]}, not {_shown(value)}")
         return
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+    if kind in ("less_than", "less_than_equal"):
+        limit = error.get("ctx", {}).get("le", error.get("ctx", {}).get("lt"))
+        collector.add(loc, f"must be at most {limit}, not {_shown(value)}: gitops-sla bounds every number that "
+                      "sizes profiling work, so one request cannot stall the reconciler; lower it")
+        return
+    if kind == "string_pattern_mismatch":
+        what = ("a Hugging Face model id (org/name)" if loc and loc[-1] in _MODEL_KEYS
+                else "a name from AI Configurator's lists (letters, digits, '_', '.', '-')")
+        collector.add(loc, f"must be {what}, never a path, not {_shown(value)}")
+        return
+    if kind == "string_too_long":
+        limit = error.get("ctx", {}).get("max_length")
+        collector.add(loc, f"must be at most {limit} characters, not {len(str(value))}; shorten it")
+        return
+    if kind in ("greater_than", "greater_than_equal"):
         collector.add(loc, f"{message.lower().replace('input should be', 'must be')}, not {_shown(value)}")
         return
     if kind == "finite_number":
@@ -303,6 +339,9 @@ def _model_issues(doc: LoadedYaml, collector: _Collector, model: type[BaseModel]
         for error in exc.errors(include_url=False):
             if _is_planner_error(error, doc):
                 continue
+            if collector.full:  # counted, not described: a file with 45,000 unknown keys stays fast
+                collector.left_out += 1
+                continue
             _issue_from_error(error, collector, model)
         return None
 
@@ -333,6 +372,18 @@ def _is_planner_error(error: dict[str, Any], doc: LoadedYaml) -> bool:
     return loc == _PROFILE_CONFIG + ("planner",) and error["type"] in ("value_error", "dict_type")
 
 
+# Planner settings that say where the planner writes, pushes or scales: the reconciler sets them (or leaves the
+# planner's defaults, the DGD it runs in) so one tenant's planner can never act on another's deployment or repo.
+RECONCILER_OWNED_PLANNER_KEYS = {
+    "planner_git_repo": "this repository",
+    "planner_git_branch": "the target branch",
+    "planner_git_path": "the request's own generated/<namespace>/<name>/replicas.yaml",
+    "planner_dgd_name": "the DGD the planner runs in",
+    "planner_kube_namespace": "the DGD's namespace",
+    "planner_namespace": "the DGD's Dynamo namespace",
+}
+
+
 def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
     planner = _get(doc.data, *_PROFILE_CONFIG, "planner")
     if planner is None:
@@ -353,6 +404,10 @@ def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
                           at_key=True)
             continue
         seen[snake] = str(key)
+        if snake in RECONCILER_OWNED_PLANNER_KEYS:
+            collector.add(path + (key,), f"{snake} is set by the reconciler ({RECONCILER_OWNED_PLANNER_KEYS[snake]}); "
+                          "a request may not redirect its planner; remove it", at_key=True)
+            continue
         value_error = planner_value_error(FLAGS_BY_PASSTHROUGH_KEY[snake], value)
         if value_error:
             collector.add(path + (key,), value_error)
@@ -574,7 +629,7 @@ def validate_request_file(
             request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
             repo_config=repo_config, base_exists=base_exists,
         )
-    issues = sorted(collector.issues, key=lambda i: (i.line, i.column))
+    issues = collector.sorted_issues()
     ok = not any(issue.severity == "error" for issue in issues)
     valid = request if ok and isinstance(request, DynamoGraphDeploymentRequest) else None
     namespace = valid.namespace_or(folder_namespace or "default") if valid else None
@@ -606,6 +661,6 @@ def validate_repo_config(source: str | Path | bytes, *, file: str | None = None)
                 if not re.match(r"^[a-z0-9\[\]\-!]+$", probe):
                     collector.add(("tenancy", index, "namespaces", position), f"'{pattern}' can never match a "
                                   "namespace (lowercase letters, digits and '-', with * ? globs and {namespace})")
-    issues = sorted(collector.issues, key=lambda i: (i.line, i.column))
+    issues = collector.sorted_issues()
     ok = not any(issue.severity == "error" for issue in issues)
     return RepoConfigValidation(file=name, issues=issues, config=config if ok else None)  # type: ignore[arg-type]

@@ -23,9 +23,26 @@ from pydantic.alias_generators import to_camel
 from profiler.planner_flags import DYNAMO_PLANNING_MODES, FLAGS_BY_PASSTHROUGH_KEY, PlannerFlag
 
 Backend = Literal["vllm", "sglang", "trtllm"]
-PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # `.inf` is no target
-NonNegativeInt = Annotated[int, Field(ge=0)]
+
+# Upper bounds of every number that sizes the profiler's work: a request beyond them would stall a reconcile
+# pass (the set-up grows with OSL, the sweeps with the granularities), so they are refused at validation.
+MAX_ISL = 1_048_576  # 1M tokens: longer than any context AI Configurator bundles a model for
+MAX_OSL = 262_144
+MAX_GPUS_PER_ENGINE = 512
+MAX_GPUS_PER_NODE = 64
+MAX_GPU_VRAM_MIB = 1_048_576
+MAX_PREFILL_GRANULARITY = 64  # Dynamo's default 16
+MAX_DECODE_GRANULARITY = 32  # Dynamo's default 6; the decode sweep costs granularity squared estimates
+MAX_CONTEXT_LENGTH = 16_777_216
+MAX_TIMEOUT_S = 86_400
+MAX_PORT = 65_535
+GpuCount = Annotated[int, Field(ge=0, le=MAX_GPUS_PER_ENGINE)]
+TimeoutS = Annotated[int, Field(gt=0, le=MAX_TIMEOUT_S)]
+# AI Configurator systems, backend versions and models are names from its own lists, never paths: a name with
+# `/` (other than one in a Hugging Face `org/model` id), `..` or a leading `.` could make it open a host file.
+AicName = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
+ModelId = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")]
 
 
 _KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
@@ -59,6 +76,9 @@ def planner_value_error(flag: PlannerFlag, value: Any) -> str | None:
         return (f"{flag.passthrough_key} {value!r} is Dynamo's single-component planning mode, which this planner "
                 "does not offer (it plans prefill and decode together): use disagg, or patch, git or advisory "
                 "to choose how decisions are applied")
+    if flag.bounds and not flag.bounds[0] <= value <= flag.bounds[1]:
+        low, high = flag.bounds
+        return f"{flag.passthrough_key} must be between {low} and {high}, not {value!r}"
     if flag.choices and value not in flag.choices:
         return f"{flag.passthrough_key} must be one of {', '.join(flag.choices)}, not {value!r}"
     return None
@@ -98,8 +118,8 @@ class Section(BaseModel):
 class SLAConfig(Section):
     """Workload shape and latency targets (milliseconds)."""
 
-    isl: PositiveInt = 3000
-    osl: PositiveInt = 500
+    isl: Annotated[int, Field(gt=0, le=MAX_ISL)] = 3000
+    osl: Annotated[int, Field(gt=0, le=MAX_OSL)] = 500
     ttft: PositiveFloat = 50.0
     itl: PositiveFloat = 10.0
 
@@ -107,13 +127,13 @@ class SLAConfig(Section):
 class HardwareConfig(Section):
     """GPU search space and, for offline profiling, the GPU type."""
 
-    min_num_gpus_per_engine: NonNegativeInt = 0
-    max_num_gpus_per_engine: NonNegativeInt = 0
-    num_gpus_per_node: NonNegativeInt = 0
+    min_num_gpus_per_engine: GpuCount = 0
+    max_num_gpus_per_engine: GpuCount = 0
+    num_gpus_per_node: Annotated[int, Field(ge=0, le=MAX_GPUS_PER_NODE)] = 0
     enable_gpu_discovery: StrictBool = False
-    gpu_type: str | None = None
+    gpu_type: AicName | None = None
     gpu_model: str | None = None
-    gpu_vram_mib: NonNegativeInt | None = None
+    gpu_vram_mib: Annotated[int, Field(ge=0, le=MAX_GPU_VRAM_MIB)] | None = None
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> "HardwareConfig":
@@ -129,29 +149,29 @@ class HardwareConfig(Section):
 class SweepConfig(Section):
     """How the profiler sweeps (AI Configurator or real engines) and how finely it interpolates."""
 
-    prefill_interpolation_granularity: Annotated[int, Field(ge=2)] = 16
-    decode_interpolation_granularity: Annotated[int, Field(ge=2)] = 6
+    prefill_interpolation_granularity: Annotated[int, Field(ge=2, le=MAX_PREFILL_GRANULARITY)] = 16
+    decode_interpolation_granularity: Annotated[int, Field(ge=2, le=MAX_DECODE_GRANULARITY)] = 6
     use_ai_configurator: StrictBool = False
-    aic_system: str | None = None
-    aic_hf_id: str | None = None
+    aic_system: AicName | None = None
+    aic_hf_id: ModelId | None = None
     aic_backend: str = ""
-    aic_backend_version: str | None = None
+    aic_backend_version: AicName | None = None
     dry_run: StrictBool = False
     pick_with_webui: StrictBool = False
-    webui_port: NonNegativeInt | None = None
+    webui_port: Annotated[int, Field(ge=0, le=MAX_PORT)] | None = None
     skip_existing_results: StrictBool = False
     force_rerun: StrictBool = False
     # Shown in Dynamo's troubleshooting docs ("reduce search space"); they set the hardware GPU range.
-    min_num_gpus: NonNegativeInt | None = None
-    max_num_gpus: NonNegativeInt | None = None
+    min_num_gpus: GpuCount | None = None
+    max_num_gpus: GpuCount | None = None
 
 
 class AICConfig(Section):
     """The documented top-level `aic` block (`system`, `model_name`, `backend_version`)."""
 
-    system: str | None = None
-    model_name: str | None = None
-    backend_version: str | None = None
+    system: AicName | None = None
+    model_name: ModelId | None = None
+    backend_version: AicName | None = None
     backend: str | None = None
 
 
@@ -170,7 +190,7 @@ class DeploymentConfig(Section):
     service_name: str = ""
     model: str = ""
     dgd_image: str = ""
-    deployment_timeout: PositiveInt | None = None
+    deployment_timeout: TimeoutS | None = None
     model_cache: ModelCacheConfig = ModelCacheConfig()
 
 
@@ -179,7 +199,7 @@ class EngineConfig(Section):
 
     backend: Backend = "vllm"
     config: str = ""
-    max_context_length: NonNegativeInt = 0
+    max_context_length: Annotated[int, Field(ge=0, le=MAX_CONTEXT_LENGTH)] = 0
     is_moe_model: StrictBool | None = None
 
 
@@ -187,7 +207,7 @@ class ProfileConfig(Section):
     """Dynamo's profile config (`profilingConfig.config`), with `planner` passthrough keys checked."""
 
     output_dir: str = "profiling_results"
-    deployment_ready_timeout_s: PositiveInt | None = None
+    deployment_ready_timeout_s: TimeoutS | None = None
     sla: SLAConfig = SLAConfig()
     hardware: HardwareConfig = HardwareConfig()
     sweep: SweepConfig = SweepConfig()

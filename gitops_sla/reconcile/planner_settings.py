@@ -23,6 +23,7 @@ from profiler.config import ProfileConfig
 
 _USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
 GIT_PATH_KEY = "planner_git_path"
+GIT_TARGET_KEYS = ("planner_git_repo", "planner_git_branch", GIT_PATH_KEY)
 
 
 def planner_repo_url(config: RepoConfig, reconciler_url: str | None) -> str | None:
@@ -68,12 +69,13 @@ class RepoPlannerKeys:
 
     def apply(self, profile_config: ProfileConfig, namespace: str, name: str) -> ProfileConfig:
         """The request's profile config with the repository's planner keys under its own (the request's keys
-        win). When the effective mode is git it also gets the git keys and `planner_git_path`, the request's
-        `replicas.yaml` (the DGD's name and namespace may differ from the request's folder, so the planner's
-        default path would not do)."""
+        win). When the effective mode is git it also gets the git keys; the Git target (`planner_git_repo`,
+        `planner_git_branch` and `planner_git_path`, the request's own `replicas.yaml`) is always the
+        reconciler's: validation refuses a request that sets it, and it is overwritten here in any case."""
+        own = {key: value for key, value in profile_config.planner.items() if key not in GIT_TARGET_KEYS}
         merged: dict[str, Any] = {"planner_mode": self.mode}
-        if profile_config.planner.get("planner_mode", self.mode) == "git":
+        if own.get("planner_mode", self.mode) == "git":
             merged.update(self.git)
             merged[GIT_PATH_KEY] = layout.generated_file(namespace, name, REPLICAS_FILE)
-        merged.update(profile_config.planner)
+        merged.update(own)
         return profile_config.model_copy(update={"planner": merged})

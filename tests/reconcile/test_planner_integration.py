@@ -209,9 +209,12 @@ def test_repo_planner_keys_url_secrets_and_digest():
     assert planner_repo_url(pinned, "/srv/git/repo.git") == "https://git.example.com/o/r.git"
 
     keys = RepoPlannerKeys.from_config(git, "https://git.example.com/org/repo.git")
-    config = ProfileConfig.model_validate({"planner": {"planner_git_branch": "release"}})
+    # the Git target is the reconciler's even if a request slipped one past validation; other keys are the request's
+    config = ProfileConfig.model_validate({"planner": {"planner_git_branch": "release", "planner_git_commit_period": 60,
+                                                       "planner_git_repo": "https://evil.example/x.git",
+                                                       "planner_git_path": "generated/team-b/x/replicas.yaml"}})
     merged = keys.apply(config, "team-a", "chat").planner
-    assert merged == {"planner_mode": "git", "planner_git_branch": "release", "planner_git_commit_period": 120,
+    assert merged == {"planner_mode": "git", "planner_git_branch": "main", "planner_git_commit_period": 60,
                       "planner_git_repo": "https://git.example.com/org/repo.git",
                       "planner_git_path": "generated/team-a/chat/replicas.yaml"}
     advisory = RepoPlannerKeys.from_config(RepoConfig(), "https://git.example.com/org/repo.git")
