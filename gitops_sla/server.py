@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -89,12 +90,15 @@ def check_webhook(headers: dict[str, str], body: bytes, secret: str | None, bran
 
 
 class WatchLoop:
-    """Runs passes until `stop()`; `trigger()` (a webhook) starts the next one at once."""
+    """Runs passes until `stop()`; `trigger()` (a webhook) starts the next one at once. With `leader` (leader
+    election), passes run only while it says True; a standby waits and stays healthy."""
 
-    def __init__(self, reconciler: Reconciler, interval_s: float, *, webhook_secret: str | None = None):
+    def __init__(self, reconciler: Reconciler, interval_s: float, *, webhook_secret: str | None = None,
+                 leader: Callable[[], bool] | None = None):
         self.reconciler = reconciler
         self.interval_s = interval_s
         self.webhook_secret = webhook_secret
+        self.leader = leader
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.last_report: PassReport | None = None
@@ -115,6 +119,11 @@ class WatchLoop:
         first = True
         while not self._stop.is_set():
             self._wake.clear()
+            if self.leader is not None and not self.leader():
+                first = True  # the first pass after taking over re-checks every request
+                self.last_pass_at = time.time()
+                self._wake.wait(self.interval_s)
+                continue
             try:
                 report = self.reconciler.run_pass(full=first)
             except Exception:  # a bug must not end the service; the next pass tries again
@@ -154,7 +163,8 @@ class WatchLoop:
                     report = loop.last_report
                     detail = {"ok": ok, "lastPassAt": loop.last_pass_at,
                               "lastError": report.error if report else None,
-                              "head": report.head if report else None}
+                              "head": report.head if report else None,
+                              "leader": loop.leader() if loop.leader is not None else None}
                     self._send(200 if ok else 503, json.dumps(detail).encode(), "application/json")
                 elif path == "/metrics":
                     self._send(200, generate_latest(loop.reconciler.metrics.registry), CONTENT_TYPE_LATEST)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from gitops_sla.cluster.errors import ClusterConfigError
 
-class ClusterConfigError(Exception):
-    """No usable cluster credentials: the message says what was tried and what to do."""
+__all__ = ["ClusterConfigError", "api_client", "in_cluster_namespace"]
 
 
 def api_client(kubeconfig: str | Path | None = None, *, context: str | None = None) -> client.ApiClient:

@@ -7,6 +7,10 @@ Credentials (never logged): Git over HTTP(S) from --git-token-file or GITOPS_SLA
 (user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull requests from --forge-token-file or
 GITOPS_SLA_FORGE_TOKEN[_FILE], else the `forge` section of gitops-sla.yaml (tokenEnv/tokenFile); the
 webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
+
+High availability (--watch --leader-elect): every replica campaigns for a coordination.k8s.io/v1 Lease
+(--lease NAMESPACE/NAME); only its holder runs passes, the others wait and take over when it is gone.
+Cluster access comes from --kubeconfig, else the pod's service account, else $KUBECONFIG.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 from gitops_sla import layout
+from gitops_sla.cluster.errors import ClusterConfigError
 from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
@@ -121,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
+    if args.leader_elect and not args.watch:
+        print("error: --leader-elect needs --watch (one pass needs no leader: pushes are fast-forward only)",
+              file=sys.stderr)
+        return 2
     try:
         secret = webhook_secret(args) if args.watch else None
         reconciler = build_reconciler(args)
@@ -134,15 +144,41 @@ def run(args: argparse.Namespace) -> int:
     from gitops_sla.server import WatchLoop
 
     loop = WatchLoop(reconciler, args.interval, webhook_secret=secret)
+    elector = None
+    if args.leader_elect:
+        try:
+            elector = leader_elector(args, on_started_leading=loop.trigger)
+        except (ValueError, ClusterConfigError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        loop.leader = elector.is_leader
+        elector.start()
+        print(f"leader election: {elector.identity} campaigns for lease {args.lease}", flush=True)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         bound = loop.listen(host or "127.0.0.1", int(port))
         print(f"listening on http://{bound[0]}:{bound[1]} (/healthz, /metrics, webhooks)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())  # a pod's shutdown: finish the pass, hand over
     try:
         loop.run(on_report=print_report)
     except KeyboardInterrupt:
         loop.stop()
+    finally:
+        if elector is not None:
+            elector.stop()
     return 0
+
+
+def leader_elector(args: argparse.Namespace, on_started_leading=None):
+    """The Lease campaign of --leader-elect (kubernetes is imported only when asked for)."""
+    from gitops_sla.cluster.client import api_client, in_cluster_namespace
+    from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
+
+    namespace, _, name = args.lease.rpartition("/")
+    settings = LeaseSettings(name=name, namespace=namespace or in_cluster_namespace(),
+                             lease_duration_s=args.lease_duration, renew_deadline_s=args.renew_deadline,
+                             retry_period_s=args.retry_period)
+    return LeaderElector(api_client(args.kubeconfig), settings, on_started_leading=on_started_leading)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -163,5 +199,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--profile-cache", type=Path, help="folder caching profiling outputs by spec hash")
     parser.add_argument("--background-profiling", action="store_true",
                         help="profile in a background thread; passes record Profiling and pick up the result later")
+    cluster = parser.add_argument_group("cluster (optional)")
+    cluster.add_argument("--kubeconfig", help="kubeconfig file (default: the pod's service account, else $KUBECONFIG)")
+    cluster.add_argument("--leader-elect", action="store_true",
+                         help="--watch with several replicas: only the holder of the Lease runs passes")
+    cluster.add_argument("--lease", default="gitops-sla-reconciler", metavar="[NAMESPACE/]NAME",
+                         help="the Lease (default: gitops-sla-reconciler in the pod's namespace)")
+    cluster.add_argument("--lease-duration", type=float, default=15.0,
+                         help="seconds a standby waits for a silent leader before taking over (default 15)")
+    cluster.add_argument("--renew-deadline", type=float, default=10.0,
+                         help="seconds the leader keeps working without renewing the Lease (default 10)")
+    cluster.add_argument("--retry-period", type=float, default=2.0,
+                         help="seconds between Lease renewals and takeover attempts (default 2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
     parser.set_defaults(handler=run)

@@ -1,5 +1,5 @@
-"""Registers the fixtures of `deploy_support` for the image, install-manifest, HA and readiness tests."""
+"""Registers the fixtures of `deploy_support` (and the reconciler tests' Git fixtures) for the deploy tests."""
 
-from deploy_support import kube
+from deploy_support import git_server, kube, profile_cache
 
-__all__ = ["kube"]
+__all__ = ["git_server", "kube", "profile_cache"]
