@@ -16,12 +16,15 @@ from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, RequestStatusFile
+from gitops_sla.models.dgdr_v1beta1 import DynamoGraphDeploymentRequestV1Beta1
 from profiler.config import Section
+from profiler.dynamo_planner_config import planner_config_fields
 from profiler.planner_flags import PLANNER_FLAGS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILES: dict[str, type[BaseModel]] = {
     "dynamographdeploymentrequest.schema.json": DynamoGraphDeploymentRequest,
+    "dynamographdeploymentrequest-v1beta1.schema.json": DynamoGraphDeploymentRequestV1Beta1,
     "repo-config.schema.json": RepoConfig,
     "request-status.schema.json": RequestStatusFile,
 }
@@ -48,6 +51,26 @@ def _planner_schema() -> dict[str, Any]:
     }
 
 
+def _planner_config_schema() -> dict[str, Any]:
+    """v1beta1 `features.planner`: the keys of Dynamo 1.6.1's `PlannerConfig` (and their aliases)."""
+    properties: dict[str, Any] = {}
+    for name, field in planner_config_fields().items():
+        kind = field["kind"]
+        schema: dict[str, Any] = {"type": "object" if kind == "object" else _JSON_TYPES[kind]}
+        if field.get("choices"):
+            schema["enum"] = list(field["choices"])
+        if field.get("nullable"):
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        for key in (name, *field.get("aliases", [])):
+            properties[key] = schema
+    return {
+        "type": "object",
+        "description": "Dynamo 1.x PlannerConfig (dynamo.planner.config.planner_config), snake_case keys.",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def _add_snake_case(schema: dict[str, Any], model: type[BaseModel]) -> None:
     properties = schema.get("properties", {})
     for name, info in model.model_fields.items():
@@ -65,6 +88,8 @@ def model_schema(model: type[BaseModel], file_name: str) -> dict[str, Any]:
             _add_snake_case(definition, sections[title])
         if title == "ProfileConfig":
             definition["properties"]["planner"] = _planner_schema()
+        if title == "FeaturesSpec":
+            definition["properties"]["planner"] = {"anyOf": [_planner_config_schema(), {"type": "null"}]}
     return {"$schema": SCHEMA_DIALECT, "$id": file_name, **schema}
 
 

@@ -23,7 +23,12 @@ from pydantic import BaseModel, ValidationError
 from gitops_sla import layout
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
 from gitops_sla.models.base import StrictModel
+from gitops_sla.models.dgdr import ObjectMeta
+from gitops_sla.models.convert import from_v1alpha1, from_v1beta1, from_v1beta1_spec
+from gitops_sla.models.dgdr_v1beta1 import API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1
+from gitops_sla.models.request import SlaRequest
 from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
+from profiler import dynamo_planner_config
 from profiler.config import Section, planner_key_error, planner_value_error
 from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 
@@ -78,15 +83,20 @@ def max_dgd_name_length(backend: str) -> int:
     return GROVE_NAME_LIMIT - max(len(service) for service in SERVICE_NAMES[backend])
 
 
+RequestDocument = DynamoGraphDeploymentRequest | DynamoGraphDeploymentRequestV1Beta1
+
+
 @dataclass(frozen=True)
 class RequestValidation:
-    """Result of validating one request file: the issues, and the request when it is valid."""
+    """Result of validating one request file: the issues, and when it is valid the request in its version-free
+    form (`request`, what the reconciler works on) and as the version it was written in (`document`)."""
 
     file: str
     issues: list[ValidationIssue]
-    request: DynamoGraphDeploymentRequest | None = None
+    request: SlaRequest | None = None
     namespace: str | None = None
     name: str | None = None
+    document: RequestDocument | None = None
 
     @property
     def ok(self) -> bool:
@@ -413,6 +423,19 @@ def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
             collector.add(path + (key,), value_error)
 
 
+def _check_planner_1x(doc: LoadedYaml, collector: _Collector, path: tuple[str, ...]) -> None:
+    """`features.planner` of a v1beta1 request: Dynamo 1.x `PlannerConfig` keys and value types."""
+    planner = _get(doc.data, *path)
+    if not isinstance(planner, dict):
+        return  # absent, or not a mapping (the model reports that)
+    for key, value in planner.items():
+        problem = dynamo_planner_config.key_error(str(key))
+        if problem:
+            collector.add(path + (key,), problem, at_key=True)
+        elif problem := dynamo_planner_config.value_error(str(key), value):
+            collector.add(path + (key,), problem)
+
+
 def _check_dns_label(collector: _Collector, path: tuple[str, ...], value: Any, what: str) -> bool:
     if not isinstance(value, str) or not value:
         return False
@@ -474,6 +497,8 @@ def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
     name_ok = _check_dns_label(collector, ("metadata", "name"), _get(data, "metadata", "name"), "name")
     _check_dns_label(collector, ("metadata", "namespace"), _get(data, "metadata", "namespace"), "namespace")
     overrides = ("spec", "deploymentOverrides")
+    if _get(data, "apiVersion") == API_VERSION_V1BETA1:
+        overrides = ("spec", "overrides", "dgd", "metadata")  # v1beta1: the DGD override's metadata.name
     override_name = _get(data, *overrides, "name")
     override_ok = _check_dns_label(collector, overrides + ("name",), override_name, "DGD name")
     _check_dns_label(collector, overrides + ("namespace",), _get(data, *overrides, "namespace"), "DGD namespace")
@@ -490,7 +515,7 @@ def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
             f"'{dgd_name}' is too long for a {backend} deployment: PodCliqueSet '{dgd_name}' plus PodClique "
             f"'{service}' are {length} characters, Grove allows {GROVE_NAME_LIMIT}; use at most "
             f"{max_dgd_name_length(backend)} characters"
-            + ("" if override_name is not None else " (or set spec.deploymentOverrides.name)"),
+            + ("" if override_name is not None else f" (or set {format_path(overrides + ('name',))})"),
         )
 
 
@@ -525,9 +550,7 @@ def _check_request_semantics(
     request: DynamoGraphDeploymentRequest,
     collector: _Collector,
     *,
-    repo_path: str | None,
     folder_namespace: str | None,
-    repo_config: RepoConfig | None,
     base_exists: Callable[[str], bool] | None,
 ) -> None:
     data = collector.doc.data
@@ -582,10 +605,14 @@ def _check_request_semantics(
                     collector.add(ref_path + ("name",), f"base config {base} does not exist; add it to the repository "
                                   "(the Git form of this ConfigMap) or remove configMapRef")
 
-    # Tenancy: the request's namespace and the DGD's namespace must be allowed for its path.
+
+
+def _check_tenancy(request: SlaRequest, collector: _Collector, *, repo_path: str | None,
+                   folder_namespace: str | None, repo_config: RepoConfig | None) -> None:
+    """The request's namespace and the DGD's namespace must be allowed for its path."""
     if repo_config is not None and repo_path is not None and folder_namespace is not None:
         targets = [(("metadata", "namespace"), request.namespace_or(folder_namespace))]
-        overrides = spec.deployment_overrides
+        overrides = request.deployment
         if overrides and overrides.namespace:
             targets.append((("spec", "deploymentOverrides", "namespace"), overrides.namespace))
         for path, namespace in targets:
@@ -620,22 +647,60 @@ def validate_request_file(
         if repo_path is None and not isinstance(source, bytes):
             repo_path = repo_relative_path(source)
     collector = _Collector(doc)
-    _check_planner(doc, collector)
-    request = _model_issues(doc, collector, DynamoGraphDeploymentRequest)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if not ({"apiVersion", "kind"} & set(data)) and "model" in data:
+        return _validate_bare_spec(doc, collector, name, repo_path)
+    v1beta1 = data.get("apiVersion") == API_VERSION_V1BETA1
+    if v1beta1:
+        _check_planner_1x(doc, collector, ("spec", "features", "planner"))
+        document = _model_issues(doc, collector, DynamoGraphDeploymentRequestV1Beta1)
+    else:
+        _check_planner(doc, collector)
+        document = _model_issues(doc, collector, DynamoGraphDeploymentRequest)
+    _name_both_api_versions(collector)
     folder_namespace, _ = _check_path(doc, collector, repo_path)
     _check_names(doc, collector)
-    if isinstance(request, DynamoGraphDeploymentRequest) and not any(i.severity == "error" for i in collector.issues):
-        _check_request_semantics(
-            request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
-            repo_config=repo_config, base_exists=base_exists,
-        )
+    request: SlaRequest | None = None
+    if document is not None and not any(i.severity == "error" for i in collector.issues):
+        if isinstance(document, DynamoGraphDeploymentRequest):
+            _check_request_semantics(document, collector, folder_namespace=folder_namespace, base_exists=base_exists)
+            request = from_v1alpha1(document)
+        else:
+            request = from_v1beta1(document)  # type: ignore[arg-type]
+        _check_tenancy(request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
+                       repo_config=repo_config)
     issues = collector.sorted_issues()
     ok = not any(issue.severity == "error" for issue in issues)
-    valid = request if ok and isinstance(request, DynamoGraphDeploymentRequest) else None
+    valid = request if ok else None
     namespace = valid.namespace_or(folder_namespace or "default") if valid else None
     return RequestValidation(
-        file=name, issues=issues, request=valid, namespace=namespace, name=valid.name if valid else None
+        file=name, issues=issues, request=valid, namespace=namespace, name=valid.name if valid else None,
+        document=document if valid else None,  # type: ignore[arg-type]
     )
+
+
+def _name_both_api_versions(collector: _Collector) -> None:
+    """An unknown `apiVersion` is refused naming both versions this project reads."""
+    for index, issue in enumerate(collector.issues):
+        if issue.path == "apiVersion" and issue.message.startswith("must be one of"):
+            value = _get(collector.doc.data, "apiVersion")
+            message = (f"must be nvidia.com/v1alpha1 (Dynamo 0.8) or {API_VERSION_V1BETA1} (Dynamo 1.x), "
+                       f"not {_shown(value)}")
+            collector.issues[index] = issue.model_copy(update={"message": message})
+
+
+def _validate_bare_spec(doc: LoadedYaml, collector: _Collector, name: str, repo_path: str | None) -> RequestValidation:
+    """A v1beta1 DGDR `spec` on its own: what Dynamo 1.x's profiler reads with `--config`, and the form of the
+    cases its package ships. Checked as the spec of a v1beta1 request; a repository needs the whole object."""
+    if repo_path is not None:
+        collector.add((), "a request file must be a whole DGDR: add apiVersion: nvidia.com/v1beta1, kind: "
+                      "DynamoGraphDeploymentRequest and metadata.name, and put these fields under spec")
+    _check_planner_1x(doc, collector, ("features", "planner"))
+    spec = _model_issues(doc, collector, DGDRSpecV1Beta1)
+    issues = collector.sorted_issues()
+    ok = isinstance(spec, DGDRSpecV1Beta1) and not any(issue.severity == "error" for issue in issues)
+    request = from_v1beta1_spec(spec, ObjectMeta(name=Path(name).stem)) if ok else None  # type: ignore[arg-type]
+    return RequestValidation(file=name, issues=issues, request=request)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from gitops_sla.schemas import PROJECT_SCHEMA_DIR, SCHEMA_FILES, generate_schema
 from gitops_sla.yamlsafe import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "gitops_sla" / "examples").rglob("*.yaml"))
+# v1alpha1 examples (the v1beta1 ones, in dynamo-1.6.1/, are checked by tests/test_v1beta1.py)
+EXAMPLES = sorted(p for p in (ROOT / "gitops_sla" / "examples").rglob("*.yaml") if "dynamo-1.6.1" not in p.parts)
 
 
 def _validator(name: str) -> jsonschema.Draft202012Validator:
@@ -73,3 +74,26 @@ def test_schema_accepts_both_spellings_of_profile_config_keys() -> None:
     data["spec"]["profilingConfig"]["config"]["hardware"] = {"minNumGpusPerEngine": 1, "max_num_gpus_per_engine": 4}
     data["spec"]["profilingConfig"]["config"]["planner"] = {"plannerMinEndpoint": 2, "planner_ttft": 100.0}
     _validator("dynamographdeploymentrequest.schema.json").validate(data)
+
+
+V1BETA1_EXAMPLES = sorted((ROOT / "gitops_sla" / "examples" / "dynamo-1.6.1").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", V1BETA1_EXAMPLES, ids=[p.name for p in V1BETA1_EXAMPLES])
+def test_v1beta1_examples_satisfy_the_v1beta1_schema(example: Path) -> None:
+    name = "dynamographdeploymentrequest-v1beta1.schema.json"
+    data = load_yaml(example.read_bytes()).data
+    if "kind" not in data:  # a spec on its own (Dynamo's profiler input): its part of the schema
+        schema = json.loads((PROJECT_SCHEMA_DIR / name).read_text())
+        jsonschema.Draft202012Validator({"$ref": "#/$defs/DGDRSpecV1Beta1", "$defs": schema["$defs"]}).validate(data)
+    else:
+        _validator(name).validate(data)
+
+
+def test_v1beta1_schema_refuses_unknown_planner_settings() -> None:
+    data = load_yaml((ROOT / "gitops_sla/examples/dynamo-1.6.1/readme-zero-config.yaml").read_bytes()).data
+    data["spec"]["features"] = {"planner": {"min_endpont": 1}}
+    errors = list(_validator("dynamographdeploymentrequest-v1beta1.schema.json").iter_errors(data))
+    assert errors and list(errors[0].absolute_path)[:2] == ["spec", "features"]
+    data["spec"]["features"] = {"planner": {"min_endpoint": 1}}
+    assert not list(_validator("dynamographdeploymentrequest-v1beta1.schema.json").iter_errors(data))

@@ -2,8 +2,8 @@
 
 Files given by name are checked as a repo config when named `gitops-sla.yaml` (or `kind: RepoConfig`), else as
 a request. In folders, `gitops-sla.yaml` files, every YAML file under a `requests/` folder and any other YAML
-file with `kind: DynamoGraphDeploymentRequest` or `kind: RepoConfig` are checked; `generated/` and hidden
-folders are skipped. A file inside a GitOps repository (a folder with `gitops-sla.yaml`) also gets the layout,
+file with `kind: DynamoGraphDeploymentRequest` (or a v1beta1 DGDR spec on its own) or `kind: RepoConfig` are
+checked; `generated/` and hidden folders are skipped. A file inside a GitOps repository (a folder with `gitops-sla.yaml`) also gets the layout,
 tenancy and base config checks of that repository.
 """
 
@@ -40,10 +40,16 @@ class FileReport:
 
 
 def _peek_kind(path: Path) -> str | None:
+    """The file's `kind`; a v1beta1 DGDR spec on its own (a top-level `model`, no kind) counts as a DGDR."""
     try:
-        kind = load_yaml_file(path).data.get("kind")
+        data = load_yaml_file(path).data
     except YamlError:
         return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if kind is None and "apiVersion" not in data and "model" in data:
+        return "DynamoGraphDeploymentRequest"
     return kind if isinstance(kind, str) else None
 
 

@@ -338,12 +338,12 @@ class Reconciler:
                                        reason="ValidationFailed", message=_issues_message(errors),
                                        issues=validation.issues)
             return self._commit_status(key, blob, None, digest, source, status, VALIDATION_FAILED)
-        ref = request.spec.profiling_config.config_map_ref
+        ref = request.config_map_ref
         base_path = layout.base_config_path(request.namespace_or(key[0]), ref.name, ref.key) if ref else None
         base_blob = snapshot.blob_id(base_path) if base_path else None
         base = (base_path, base_blob) if base_path and base_blob else None
         digest = spec_hash(key, blob, base, generator)
-        model, backend = request.spec.model, request.spec.backend
+        model, backend = request.model, request.resolved_backend
         profile_config = request.to_profile_config(base_path, namespace=request.namespace_or(key[0]))
         if profile_config.aic_system is None:  # the repo's default AI Configurator system
             defaults = config.ai_configurator
@@ -380,7 +380,7 @@ class Reconciler:
             self.metrics.profile_duration.observe(time.perf_counter() - started)
             self._remember(digest, result)
         self._pending.discard(key)
-        mode = config.delivery_mode(request.spec.auto_apply_explicit)
+        mode = config.delivery_mode(request.auto_apply)
         status = out.generated_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                       output=result, model=model, backend=backend, auto_apply=mode == "commit",
                                       branch=self.branch)

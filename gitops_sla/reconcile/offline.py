@@ -29,7 +29,7 @@ def offline_profile(job: ProfileJob) -> ProfileOutput:
             base = load_yaml(job.base_config, job.base_config_path or "base config").data
         except YamlError as exc:
             raise ProfilingError(f"base config {exc}") from None
-    overrides = job.request.spec.deployment_overrides
+    overrides = job.request.deployment
     result = profile(ProfileRequest(
         config=job.config,
         base_config=base,

@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from gitops_sla.models import DynamoGraphDeploymentRequest, ResultSummary
+from gitops_sla.models import ResultSummary
+from gitops_sla.models.request import SlaRequest
 from profiler.config import ProfileConfig
 
 
@@ -25,7 +26,7 @@ class ProfileJob:
     namespace: str
     name: str
     spec_hash: str
-    request: DynamoGraphDeploymentRequest
+    request: SlaRequest
     config: ProfileConfig
     base_config_path: str | None = None
     base_config: bytes | None = None

@@ -1,0 +1,70 @@
+"""Dynamo 1.x's planner configuration (`PlannerConfig`, Dynamo 1.6.1): its keys, their aliases and kinds.
+
+Dynamo 1.x's planner reads one JSON/YAML document (`python -m dynamo.planner --config FILE`) whose schema is
+the pydantic model `dynamo.planner.config.planner_config.PlannerConfig`. Its fields are vendored in
+`vendor/dynamo/planner_config_1.6.1.json` (extracted from PyPI `ai-dynamo==1.6.1`, Apache-2.0, by
+`tests/support/dynamo_planner_config_fields.py`; a slow test checks the file against the package). The
+validator checks a v1beta1 DGDR's `features.planner` against it, and the profiler renders configs with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PLANNER_CONFIG_FIELDS_FILE = Path(__file__).resolve().parent / "vendor/dynamo/planner_config_1.6.1.json"
+_KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
+                                            "object": (dict,)}
+_KIND_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+               "object": "a mapping"}
+
+
+@cache
+def planner_config_fields() -> dict[str, dict[str, Any]]:
+    """Field name -> {kind, nullable, choices?, aliases?} of Dynamo 1.6.1's `PlannerConfig`."""
+    return json.loads(PLANNER_CONFIG_FIELDS_FILE.read_text())
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    return {alias: name for name, field in planner_config_fields().items() for alias in field.get("aliases", [])}
+
+
+def canonical_key(key: str) -> str | None:
+    """The `PlannerConfig` field a key sets (through its aliases), or None if it sets none."""
+    if key in planner_config_fields():
+        return key
+    return _aliases().get(key)
+
+
+def key_error(key: str) -> str | None:
+    """Why `key` is no `PlannerConfig` key (with a "did you mean"), or None if it is one."""
+    if canonical_key(key) is not None:
+        return None
+    names = list(planner_config_fields()) + list(_aliases())
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "keys are Dynamo 1.x PlannerConfig fields (snake_case)"
+    return f"unknown planner setting '{key}'; {hint}"
+
+
+def value_error(key: str, value: Any) -> str | None:
+    """Why `value` does not fit the `PlannerConfig` field `key` (type, choices), or None if it does."""
+    name = canonical_key(key)
+    if name is None:
+        return None
+    field = planner_config_fields()[name]
+    kind = field["kind"]
+    if value is None:
+        return None if field.get("nullable") else f"{key} needs {_KIND_WORDS[kind]}, not null"
+    if (isinstance(value, bool) and kind != "bool") or not isinstance(value, _KIND_TYPES[kind]):
+        return f"{key} needs {_KIND_WORDS[kind]}, not {value!r}"
+    if kind == "float" and not math.isfinite(value):
+        return f"{key} needs a finite number, not {value!r}"
+    choices = field.get("choices")
+    if choices and value not in choices:
+        return f"{key} must be one of {', '.join(choices)}, not {value!r}"
+    return None
