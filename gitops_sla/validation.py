@@ -24,13 +24,13 @@ from gitops_sla import layout
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
 from gitops_sla.models.base import StrictModel
 from gitops_sla.models.dgdr import ObjectMeta
-from gitops_sla.models.convert import from_v1alpha1, from_v1beta1, from_v1beta1_spec
+from gitops_sla.models.convert import FLAG_OF_PLANNER_KEY, from_v1alpha1, from_v1beta1, from_v1beta1_spec
 from gitops_sla.models.dgdr_v1beta1 import API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1
 from gitops_sla.models.request import SlaRequest
 from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
 from profiler import dynamo_planner_config
 from profiler.config import Section, planner_key_error, planner_value_error
-from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
+from profiler.planner_flags import FLAGS_BY_DEST, FLAGS_BY_PASSTHROUGH_KEY
 
 __all__ = [
     "DNS1123_LABEL_MAX",
@@ -432,8 +432,17 @@ def _check_planner_1x(doc: LoadedYaml, collector: _Collector, path: tuple[str, .
         problem = dynamo_planner_config.key_error(str(key))
         if problem:
             collector.add(path + (key,), problem, at_key=True)
-        elif problem := dynamo_planner_config.value_error(str(key), value):
+        elif problem := dynamo_planner_config.value_error(str(key), value) or _planner_bound_error(str(key), value):
             collector.add(path + (key,), problem)
+
+
+def _planner_bound_error(key: str, value: Any) -> str | None:
+    """The bounds this project sets on a planner setting (`profiler.planner_flags`), for its 1.x name."""
+    flag = FLAGS_BY_DEST.get(FLAG_OF_PLANNER_KEY.get(dynamo_planner_config.canonical_key(key) or "", ""))
+    if flag is None or not flag.bounds or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    low, high = flag.bounds
+    return None if low <= value <= high else f"{key} must be between {low} and {high}, not {value!r}"
 
 
 def _check_dns_label(collector: _Collector, path: tuple[str, ...], value: Any, what: str) -> bool:
@@ -666,9 +675,14 @@ def validate_request_file(
             _check_request_semantics(document, collector, folder_namespace=folder_namespace, base_exists=base_exists)
             request = from_v1alpha1(document)
         else:
-            request = from_v1beta1(document)  # type: ignore[arg-type]
-        _check_tenancy(request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
-                       repo_config=repo_config)
+            try:
+                request = from_v1beta1(document)  # type: ignore[arg-type]
+            except ValidationError as exc:  # a value v1beta1 allows but the profile config bounds
+                for error in exc.errors(include_url=False):
+                    collector.add(("spec",), f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
+        if request is not None:
+            _check_tenancy(request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
+                           repo_config=repo_config)
     issues = collector.sorted_issues()
     ok = not any(issue.severity == "error" for issue in issues)
     valid = request if ok else None

@@ -255,3 +255,16 @@ def test_deployment_overrides_travel_as_the_dgd_override_metadata() -> None:
     assert metadata["name"] == "chat-dgd" and metadata["labels"] == {"team": "a"}
     back = _v1beta1(load_yaml(dump_yaml(document).encode()).data)
     assert back.dgd_name() == "chat-dgd" and back.dgd_override is None
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (("    isl: 3000", "    isl: 99999999"), "spec.workload.isl", "less than or equal to"),
+        (("    numGpusPerNode: 8", "    numGpusPerNode: 1000"), "spec.hardware.numGpusPerNode", "less than or equal"),
+        (("      min_endpoint: 2", "      min_endpoint: 100000"), "spec.features.planner.min_endpoint", "between"),
+    ],
+)
+def test_v1beta1_numbers_have_the_same_bounds_as_v1alpha1(change: tuple[str, str], path: str, message: str) -> None:
+    result = _validated(REQUEST.replace(*change))
+    assert any(i.path == path and message in i.message for i in result.issues), [str(i) for i in result.issues]

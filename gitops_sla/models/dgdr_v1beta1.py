@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from gitops_sla.models.base import StrictModel, WrittenModel
 from gitops_sla.models.dgdr import KIND, NonEmptyStr, ObjectMeta
+from profiler.config import MAX_GPU_VRAM_MIB, MAX_GPUS_PER_NODE, MAX_ISL, MAX_OSL
 
 API_VERSION_V1BETA1 = "nvidia.com/v1beta1"
 
@@ -33,6 +34,7 @@ ProfilingPhase = Literal[
 ]
 PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
+MAX_TOTAL_GPUS = 4096
 
 # Dynamo's defaults when a field is left out (dgdr_v1beta1_types.py).
 DEFAULT_ISL, DEFAULT_OSL = 4000, 1000
@@ -43,8 +45,8 @@ DEFAULT_MOUNT_PATH = "/opt/model-cache"
 class WorkloadSpec(StrictModel):
     """Expected traffic: sequence lengths and either a concurrency or a request rate."""
 
-    isl: PositiveInt | None = DEFAULT_ISL
-    osl: PositiveInt | None = DEFAULT_OSL
+    isl: Annotated[int, Field(gt=0, le=MAX_ISL)] | None = DEFAULT_ISL
+    osl: Annotated[int, Field(gt=0, le=MAX_OSL)] | None = DEFAULT_OSL
     concurrency: PositiveNumber | None = None
     request_rate: PositiveNumber | None = None
 
@@ -85,9 +87,9 @@ class HardwareSpec(StrictModel):
     """GPU type and budget (auto-detected by Dynamo's operator when left out)."""
 
     gpu_sku: GpuSku | None = None
-    vram_mb: PositiveNumber | None = None
-    total_gpus: PositiveInt | None = None
-    num_gpus_per_node: PositiveInt | None = None
+    vram_mb: Annotated[float, Field(gt=0, le=MAX_GPU_VRAM_MIB, allow_inf_nan=False)] | None = None
+    total_gpus: Annotated[int, Field(gt=0, le=MAX_TOTAL_GPUS)] | None = None
+    num_gpus_per_node: Annotated[int, Field(gt=0, le=MAX_GPUS_PER_NODE)] | None = None
     interconnect: str | None = None
     rdma: bool | None = None
 
