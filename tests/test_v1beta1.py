@@ -260,8 +260,8 @@ def test_deployment_overrides_travel_as_the_dgd_override_metadata() -> None:
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
-        (("    isl: 3000", "    isl: 99999999"), "spec.workload.isl", "less than or equal to"),
-        (("    numGpusPerNode: 8", "    numGpusPerNode: 1000"), "spec.hardware.numGpusPerNode", "less than or equal"),
+        (("    isl: 3000", "    isl: 99999999"), "spec.workload.isl", "must be at most 1048576"),
+        (("    numGpusPerNode: 8", "    numGpusPerNode: 1000"), "spec.hardware.numGpusPerNode", "must be at most 64"),
         (("      min_endpoint: 2", "      min_endpoint: 100000"), "spec.features.planner.min_endpoint", "between"),
     ],
 )
