@@ -22,6 +22,10 @@ class ProfileRequest(BaseModel):
     dgd_namespace: str | None = None  # deploymentOverrides.namespace; None: the request namespace
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+    # The expected load and what to optimise for (v1beta1 `workload`, `sla.optimizationType`); None: not said.
+    request_rate: float | None = None  # requests/s
+    concurrency: float | None = None  # requests in flight
+    optimization_type: Literal["latency", "throughput"] | None = None
 
 
 class EngineChoice(BaseModel):
