@@ -37,12 +37,22 @@ MAX_DECODE_GRANULARITY = 32  # Dynamo's default 6; the decode sweep costs granul
 MAX_CONTEXT_LENGTH = 16_777_216
 MAX_TIMEOUT_S = 86_400
 MAX_PORT = 65_535
+MAX_REQUEST_RATE = 1_000_000.0  # requests/s of workload.requestRate
+MAX_CONCURRENCY = 10_000_000.0  # requests in flight of workload.concurrency
 GpuCount = Annotated[int, Field(ge=0, le=MAX_GPUS_PER_ENGINE)]
 TimeoutS = Annotated[int, Field(gt=0, le=MAX_TIMEOUT_S)]
 # AI Configurator systems, backend versions and models are names from its own lists, never paths: a name with
 # `/` (other than one in a Hugging Face `org/model` id), `..` or a leading `.` could make it open a host file.
 AicName = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
 ModelId = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")]
+Margin = Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]
+OptimizationType = Literal["throughput", "latency"]
+SelectionRule = Literal["fine", "dynamo"]
+
+# AI Configurator's own calibration of its estimates (aiconfigurator.cli.api, DEFAULT_PREFILL_/
+# DEFAULT_DECODE_LATENCY_CORRECTION_SCALE = 1.1 / 1.08): the default safety margins of the selection.
+DEFAULT_TTFT_MARGIN = 0.10
+DEFAULT_ITL_MARGIN = 0.08
 
 
 _KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
@@ -122,6 +132,33 @@ class SLAConfig(Section):
     osl: Annotated[int, Field(gt=0, le=MAX_OSL)] = 500
     ttft: PositiveFloat = 50.0
     itl: PositiveFloat = 10.0
+    # Dynamo 1.x's sla.optimizationType: among the points that meet the SLA, the most tokens/s per GPU
+    # (throughput, the default) or the lowest TTFT/ITL (latency).
+    optimization_type: OptimizationType | None = None
+
+
+class WorkloadConfig(Section):
+    """The expected load (Dynamo 1.x's `workload.requestRate` / `concurrency`): sizes the initial prefill and
+    decode replicas. Unset: replicas stay as in the base config and the planner sizes them at runtime."""
+
+    request_rate: Annotated[float, Field(gt=0, le=MAX_REQUEST_RATE, allow_inf_nan=False)] | None = None  # requests/s
+    concurrency: Annotated[float, Field(gt=0, le=MAX_CONCURRENCY, allow_inf_nan=False)] | None = None  # in flight
+
+    @model_validator(mode="after")
+    def _one_load(self) -> "WorkloadConfig":
+        if self.request_rate is not None and self.concurrency is not None:
+            raise ValueError("requestRate and concurrency are mutually exclusive; give one of them")
+        return self
+
+
+class SelectionConfig(Section):
+    """How the engines are picked. `rule: fine` (default) searches each decode mapping's concurrency finely and
+    requires the estimate plus a safety margin to meet the SLA; `rule: dynamo` is Dynamo's rule (the 6-point
+    concurrency grid, no margin). A margin of 0.08 means `estimate x 1.08 <= target`."""
+
+    rule: SelectionRule | None = None
+    ttft_margin: Margin | None = None
+    itl_margin: Margin | None = None
 
 
 class HardwareConfig(Section):
@@ -214,6 +251,8 @@ class ProfileConfig(Section):
     aic: AICConfig = AICConfig()
     deployment: DeploymentConfig = DeploymentConfig()
     engine: EngineConfig = EngineConfig()
+    workload: WorkloadConfig = WorkloadConfig()
+    selection: SelectionConfig = SelectionConfig()
     planner: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("planner", mode="before")

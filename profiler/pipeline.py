@@ -10,20 +10,23 @@ from typing import Any
 import yaml
 
 from profiler import interpolation, plots
-from profiler.estimate.aic import AicTarget, Estimator, resolve_target, support_matrix_warning
+from profiler.estimate.aic import AicTarget, Estimator, estimation_failed, resolve_target, support_matrix_warning
 from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
 from profiler.findings import Findings, profile_json
+from profiler.planner_flags import FLAGS_BY_DEST
 from profiler.render import to_yaml
 from profiler.render.configmap import configmap_name, profile_configmap
 from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity, render_dgd
 from profiler.render.schema import validate_dgd
 from profiler.report import render_report
-from profiler.result import EngineChoice, ProfileRequest, ProfileResult
+from profiler.result import EngineChoice, ParetoPoint, ProfileRequest, ProfileResult, ReplicaCounts
 from profiler.search_space import (
     EngineRole, ModelShape, ParallelMapping, auto_gpu_range, candidate_mappings, gpu_counts,
 )
-from profiler.select import pick
+from profiler.selection import (
+    DecodeProbe, EnginePick, ReplicaPlan, Selection, SelectionPolicy, select_engines, size_replicas,
+)
 from profiler.estimate.sweep import SweepResult, sweep
 from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
 
@@ -122,25 +125,44 @@ def _check_request_fits_context(config: ProfileConfig, max_context: int) -> None
     )
 
 
-def _choose(config: ProfileConfig, result: SweepResult) -> tuple[EngineChoice, EngineChoice, int]:
-    sla = config.sla
+def _require_points(result: SweepResult) -> None:
     skipped = "; ".join(result.skipped) or "no candidate"
     if not result.prefill:
         raise ProfilingError(f"No prefill results produced ({skipped}); widen the GPU range or pick a larger system")
     if not result.decode:
         raise ProfilingError(f"No decode results produced ({skipped}); widen the GPU range or pick a larger system")
-    prefill_pick = pick([p.ttft_ms for p in result.prefill], [p.thpt_per_gpu for p in result.prefill], sla.ttft)
-    decode_pick = pick([p.itl_ms for p in result.decode], [p.thpt_per_gpu for p in result.decode], sla.itl)
-    p, d = result.prefill[prefill_pick.index], result.decode[decode_pick.index]
-    prefill = EngineChoice(
-        role="prefill", mapping=p.mapping.label, num_gpus=p.mapping.num_gpus, latency_ms=p.ttft_ms,
-        target_ms=sla.ttft, thpt_per_gpu=p.thpt_per_gpu, meets_sla=prefill_pick.meets_sla,
+
+
+def _decode_probe(estimator: Estimator, isl: int, osl: int) -> DecodeProbe:
+    """The fine search's estimate: ITL and tokens/s/GPU of a decode mapping at one concurrency (None: failed)."""
+    def probe(mapping: ParallelMapping, concurrency: int) -> tuple[float, float] | None:
+        try:
+            estimate = estimator.decode(mapping, isl, osl, concurrency)
+        except BaseException as error:  # AI Configurator raises many types for missing data
+            if not estimation_failed(error):
+                raise
+            return None
+        return estimate.itl_ms, estimate.thpt_per_gpu
+    return probe
+
+
+def _engine_choice(chosen: EnginePick) -> EngineChoice:
+    point = chosen.candidate
+    return EngineChoice(
+        role=point.role, mapping=point.mapping.label, num_gpus=point.mapping.num_gpus, latency_ms=point.latency_ms,
+        target_ms=chosen.target_ms, thpt_per_gpu=point.thpt_per_gpu, meets_sla=chosen.meets_sla,
+        concurrency=point.concurrency, margin=chosen.margin,
     )
-    decode = EngineChoice(
-        role="decode", mapping=d.mapping.label, num_gpus=d.mapping.num_gpus, latency_ms=d.itl_ms,
-        target_ms=sla.itl, thpt_per_gpu=d.thpt_per_gpu, meets_sla=decode_pick.meets_sla, concurrency=d.concurrency,
-    )
-    return prefill, decode, decode_pick.index
+
+
+def _pareto(selection: Selection) -> list[ParetoPoint]:
+    chosen = {selection.prefill.candidate, selection.decode.candidate}
+    return [
+        ParetoPoint(role=point.role, mapping=point.mapping.label, num_gpus=point.mapping.num_gpus,
+                    concurrency=point.concurrency, latency_ms=point.latency_ms, thpt_per_gpu=point.thpt_per_gpu,
+                    selected=point in chosen)
+        for point in selection.prefill_front + selection.decode_front
+    ]
 
 
 def _unattainable(choice: EngineChoice) -> str:
@@ -148,6 +170,20 @@ def _unattainable(choice: EngineChoice) -> str:
         f"SLA not attainable: no {choice.role} configuration meets {choice.metric} {choice.target_ms:g} ms; "
         f"the closest is {choice.summary()} — relax the SLA, allow more GPUs per engine, or use a faster system"
     )
+
+
+def _budget_warning(config: ProfileConfig, plan: ReplicaPlan | None, prefill: EngineChoice,
+                    decode: EngineChoice) -> list[str]:
+    """The sized replicas need more GPUs than the planner's budget, which would scale them down."""
+    budget = config.planner_overrides.get("max_gpu_budget", FLAGS_BY_DEST["max_gpu_budget"].default)
+    if plan is None or budget < 0:
+        return []
+    gpus = plan.prefill * prefill.num_gpus + plan.decode * decode.num_gpus
+    if gpus <= budget:
+        return []
+    return [f"the expected load needs {plan.prefill} prefill x {prefill.num_gpus} + {plan.decode} decode x "
+            f"{decode.num_gpus} = {gpus} GPUs, more than the planner's GPU budget of {budget}, which would scale "
+            f"them down; raise planner.planner_max_gpu_budget to at least {gpus} (-1: no budget)"]
 
 
 def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResult:
@@ -174,16 +210,22 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
     _check_request_fits_context(config, max_context)
 
     result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)
-    prefill, decode, decode_index = _choose(config, result)
+    _require_points(result)
+    policy, policy_warnings = SelectionPolicy.from_config(config)
+    selection = select_engines(result, sla, policy, _decode_probe(estimator, sla.isl, sla.osl))
+    prefill, decode = _engine_choice(selection.prefill), _engine_choice(selection.decode)
+    plan = size_replicas(config.workload, sla, selection.prefill.candidate, selection.decode.candidate, policy)
+    warnings += policy_warnings + selection.warnings
     warnings += [_unattainable(choice) for choice in (prefill, decode) if not choice.meets_sla]
+    warnings += _budget_warning(config, plan, prefill, decode)
 
-    prefill_mapping = next(p.mapping for p in result.prefill if p.mapping.label == prefill.mapping)
-    decode_point = result.decode[decode_index]
+    prefill_mapping = selection.prefill.candidate.mapping
+    decode_point = selection.decode.candidate
     curve, prefill_notes = interpolation.prefill_curve(
         estimator, prefill_mapping, max_context, granularity.prefill_interpolation_granularity
     )
     surface, decode_notes = interpolation.decode_surface(
-        estimator, decode_point.mapping, decode_point.max_kv_tokens, max_context, granularity.decode_interpolation_granularity
+        estimator, decode_point.mapping, decode_point.max_kv_tokens or 0, max_context, granularity.decode_interpolation_granularity
     )
     prefill_json, decode_json = interpolation.to_json(curve), interpolation.to_json(surface)
 
@@ -207,6 +249,7 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
         identity=identity,
         configmap_name=cm_name,
         planner_image=DEFAULT_PLANNER_IMAGE,
+        replicas=(plan.prefill, plan.decode) if plan else None,
     )
     validate_dgd(dgd)
     labels = {
@@ -218,7 +261,7 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
 
     findings = Findings(
         config=config, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context_length=max_context,
-        sweep=result, prefill=prefill, decode=decode, prefill_curve=curve, decode_surface=surface,
+        sweep=result, selection=selection, replicas=plan, prefill=prefill, decode=decode, prefill_curve=curve, decode_surface=surface,
         warnings=warnings, notes=result.skipped + prefill_notes + decode_notes, dgd_name=identity.name,
         dgd_namespace=namespace, configmap_name=cm_name, stock_planner=stock_planner, profiler_version=PROFILER_VERSION,
     )
@@ -236,6 +279,9 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
     return ProfileResult(
         files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,
         warnings=warnings, profiler_version=PROFILER_VERSION, dgd_name=identity.name, dgd_namespace=namespace,
-        configmap_name=cm_name,
+        configmap_name=cm_name, selection_rule=policy.rule, dynamo_prefill=_engine_choice(selection.dynamo_prefill),
+        dynamo_decode=_engine_choice(selection.dynamo_decode), pareto=_pareto(selection),
+        replicas=ReplicaCounts(prefill=plan.prefill, decode=plan.decode, request_rate=plan.request_rate,
+                               basis=plan.basis) if plan else None,
     )
 

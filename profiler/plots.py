@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from profiler.findings import Findings
 
 PLOT_FILES = {
-    "prefill_performance.png": "Prefill: TTFT vs throughput per GPU",
-    "decode_performance.png": "Decode: ITL vs throughput per GPU",
+    "prefill_performance.png": "Prefill: TTFT vs throughput per GPU, Pareto front and picks",
+    "decode_performance.png": "Decode: ITL vs throughput per GPU, Pareto front and picks",
     "prefill_interpolation.png": "Prefill interpolation over ISL",
     "decode_interpolation.png": "Decode interpolation over KV usage",
 }
@@ -38,31 +38,48 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _mark_picks(axes, findings: Findings, role: str) -> None:
+    """Ours (green circle) and Dynamo's rule (black cross) on the same axes."""
+    selection = findings.selection
+    ours, dynamo = ((selection.prefill, selection.dynamo_prefill) if role == "prefill"
+                    else (selection.decode, selection.dynamo_decode))
+    axes.scatter(ours.candidate.latency_ms, ours.candidate.thpt_per_gpu, s=160, facecolors="none",
+                 edgecolors="tab:green", linewidths=2, label="chosen", zorder=4)
+    axes.scatter(dynamo.candidate.latency_ms, dynamo.candidate.thpt_per_gpu, s=80, marker="x", color="black",
+                 label="Dynamo's rule", zorder=5)
+
+
+def _front_line(axes, front) -> None:
+    axes.step([p.latency_ms for p in front], [p.thpt_per_gpu for p in front], where="post", color="tab:gray",
+              linewidth=1, label="Pareto front", zorder=1)
+
+
 def _prefill_performance(findings: Findings) -> bytes:
     figure, axes = _figure(figsize=(6, 4), gridspec_kw=_SINGLE)
     for point in findings.sweep.prefill:
         axes.scatter(point.ttft_ms, point.thpt_per_gpu, color="tab:blue")
         axes.annotate(point.mapping.label, (point.ttft_ms, point.thpt_per_gpu), textcoords="offset points", xytext=(4, 4))
-    chosen = findings.prefill
-    axes.scatter(chosen.latency_ms, chosen.thpt_per_gpu, s=160, facecolors="none", edgecolors="tab:green", label="chosen")
+    _front_line(axes, findings.selection.prefill_front)
+    _mark_picks(axes, findings, "prefill")
     axes.axvline(findings.config.sla.ttft, label=f"TTFT SLA {findings.config.sla.ttft:g} ms", **_SLA_STYLE)
     axes.set(xlabel="TTFT (ms)", ylabel="prefill tokens/s/GPU", title=f"Prefill at ISL {findings.config.sla.isl}")
-    axes.legend(loc="lower right")
+    axes.legend(loc="lower right", fontsize="small")
     return _png(figure)
 
 
 def _decode_performance(findings: Findings) -> bytes:
     figure, axes = _figure(figsize=(6, 4), gridspec_kw=_SINGLE)
     series = defaultdict(list)
-    for point in findings.sweep.decode:
+    for point in findings.selection.decode_points:
         series[point.mapping.label].append(point)
     for label, points in series.items():
-        axes.plot([p.itl_ms for p in points], [p.thpt_per_gpu for p in points], marker="o", label=label)
-    chosen = findings.decode
-    axes.scatter(chosen.latency_ms, chosen.thpt_per_gpu, s=160, facecolors="none", edgecolors="tab:green", label="chosen")
+        axes.plot([p.latency_ms for p in points], [p.thpt_per_gpu for p in points], marker="o", markersize=3,
+                  label=label)
+    _front_line(axes, findings.selection.decode_front)
+    _mark_picks(axes, findings, "decode")
     axes.axvline(findings.config.sla.itl, label=f"ITL SLA {findings.config.sla.itl:g} ms", **_SLA_STYLE)
     axes.set(xlabel="ITL (ms)", ylabel="decode tokens/s/GPU", title=f"Decode at ISL {findings.config.sla.isl}, OSL {findings.config.sla.osl}")
-    axes.legend(loc="upper left", fontsize="small")
+    axes.legend(loc="upper left", fontsize="x-small")
     return _png(figure)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from profiler.findings import Findings
 from profiler.plots import PLOT_FILES
+from profiler.config import DEFAULT_ITL_MARGIN, DEFAULT_TTFT_MARGIN
 from profiler.result import EngineChoice
+from profiler.selection import Candidate, EnginePick
 
 
 def _row(choice: EngineChoice) -> str:
@@ -30,6 +32,79 @@ def _decode_rows(findings: Findings) -> list[str]:
     return rows
 
 
+_CALIBRATION = {"prefill": 1 + DEFAULT_TTFT_MARGIN, "decode": 1 + DEFAULT_ITL_MARGIN}
+
+
+def _pick_row(name: str, chosen: EnginePick) -> str:
+    point, factor = chosen.candidate, _CALIBRATION[chosen.candidate.role]
+    calibrated = point.latency_ms * factor
+    verdict = "yes" if calibrated <= chosen.target_ms else "**no**"
+    return (
+        f"| {point.role} | {name} | {point.mapping.label} | {point.concurrency if point.concurrency else '-'} "
+        f"| {point.latency_ms:.2f} ms | {chosen.target_ms:g} ms | {chosen.headroom:+.1%} "
+        f"| {verdict} ({calibrated:.2f} ms) | {point.thpt_per_gpu:.2f} |"
+    )
+
+
+def _front_rows(front: list[Candidate], ours: Candidate, dynamo: Candidate) -> list[str]:
+    rows = []
+    for point in front:
+        marks = [name for name, chosen in (("**selected**", ours), ("Dynamo's rule", dynamo)) if point == chosen]
+        rows.append(
+            f"| {point.mapping.label} | {point.mapping.num_gpus} | {point.concurrency if point.concurrency else '-'} "
+            f"| {point.latency_ms:.2f} | {point.thpt_per_gpu:.2f} | {', '.join(marks)} |"
+        )
+    return rows
+
+
+def _selection_lines(findings: Findings) -> list[str]:
+    selection = findings.selection
+    calibration = (f"x {_CALIBRATION['prefill']:g} TTFT, x {_CALIBRATION['decode']:g} ITL: AI Configurator's "
+                   "latency correction scales")
+    lines = [
+        "## Selection",
+        "",
+        f"Rule `{selection.policy.rule}`: {selection.policy.describe()}. Dynamo's rule on the same estimates is "
+        f"shown for comparison; headroom is the share of the target the estimate leaves unused; calibrated = "
+        f"estimate {calibration}.",
+        "",
+        "| engine | rule | mapping | concurrency | estimate | target | headroom | meets calibrated | tokens/s/GPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+        _pick_row("this profiler", selection.prefill),
+        _pick_row("Dynamo's rule", selection.dynamo_prefill),
+        _pick_row("this profiler", selection.decode),
+        _pick_row("Dynamo's rule", selection.dynamo_decode),
+        "",
+        f"Decode points estimated: {len(selection.decode_points)} "
+        f"({sum(p.source == 'search' for p in selection.decode_points)} by the fine concurrency search).",
+        "",
+        "## Pareto front",
+        "",
+        "Points no other point beats on both latency and tokens/s/GPU (`profile.json`: `selection`; plots above).",
+        "",
+        "| decode mapping | GPUs | concurrency | ITL ms | tokens/s/GPU | pick |",
+        "|---|---|---|---|---|---|",
+        *_front_rows(selection.decode_front, selection.decode.candidate, selection.dynamo_decode.candidate),
+        "",
+        "| prefill mapping | GPUs | - | TTFT ms | tokens/s/GPU | pick |",
+        "|---|---|---|---|---|---|",
+        *_front_rows(selection.prefill_front, selection.prefill.candidate, selection.dynamo_prefill.candidate),
+        "",
+    ]
+    return lines
+
+
+def _replicas_text(findings: Findings, planner: str) -> str:
+    plan = findings.replicas
+    if plan is None:
+        return (f"Replicas start at the base config's counts (no expected load given: set workload.requestRate or "
+                f"workload.concurrency to size them); {planner} scales them at runtime from the profile data in "
+                f"ConfigMap `{findings.configmap_name}`.")
+    return (f"Replicas: **{plan.prefill} prefill, {plan.decode} decode**, sized for {plan.basis} with the safety "
+            f"margins; {planner} scales them at runtime from the profile data in ConfigMap "
+            f"`{findings.configmap_name}`.")
+
+
 def render_report(findings: Findings) -> bytes:
     config, target, sla = findings.config, findings.target, findings.config.sla
     status = "SLA met" if findings.sla_met else "SLA not attainable"
@@ -49,10 +124,10 @@ def render_report(findings: Findings) -> bytes:
         _row(findings.prefill),
         _row(findings.decode),
         "",
-        f"The decode figure is at concurrency {findings.decode.concurrency} per engine. Replicas start at the base "
-        f"config's counts; {planner} scales them at runtime from the profile data in ConfigMap "
-        f"`{findings.configmap_name}`.",
+        f"The decode figure is at concurrency {findings.decode.concurrency} per engine. "
+        + _replicas_text(findings, planner),
         "",
+        *_selection_lines(findings),
     ]
     if findings.warnings:
         lines += ["## Warnings", "", *[f"- {warning}" for warning in findings.warnings], ""]

@@ -41,6 +41,7 @@ class EngineChoice(BaseModel):
     thpt_per_gpu: float  # prefill: input tokens/s/GPU; decode: output tokens/s/GPU
     meets_sla: bool
     concurrency: int | None = None  # decode only: the concurrency of the chosen point
+    margin: float = 0.0  # the safety margin it was picked with: latency_ms x (1 + margin) <= target_ms if possible
 
     @property
     def metric(self) -> str:
@@ -52,6 +53,31 @@ class EngineChoice(BaseModel):
             f"{self.mapping} on {self.num_gpus} GPU(s) ({self.metric} {self.latency_ms:.2f} ms, "
             f"throughput {self.thpt_per_gpu:.2f} tokens/s/GPU)"
         )
+
+
+class ParetoPoint(BaseModel):
+    """One point of an engine's Pareto front (latency vs throughput per GPU); `selected` marks the pick."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["prefill", "decode"]
+    mapping: str
+    num_gpus: int
+    concurrency: int | None = None  # decode only
+    latency_ms: float  # prefill: TTFT; decode: ITL
+    thpt_per_gpu: float
+    selected: bool
+
+
+class ReplicaCounts(BaseModel):
+    """Initial replicas sized for the expected load (`workload`), rendered into the DGD."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefill: int
+    decode: int
+    request_rate: float  # requests/s they are sized for
+    basis: str  # where the rate came from
 
 
 class ProfileResult(BaseModel):
@@ -68,3 +94,8 @@ class ProfileResult(BaseModel):
     dgd_name: str
     dgd_namespace: str
     configmap_name: str
+    selection_rule: Literal["fine", "dynamo"] = "dynamo"
+    dynamo_prefill: EngineChoice | None = None  # Dynamo's rule on the same estimates, for comparison
+    dynamo_decode: EngineChoice | None = None
+    pareto: list[ParetoPoint] = []  # prefill front, then decode front, each by ascending latency
+    replicas: ReplicaCounts | None = None  # None: replicas as in the base config

@@ -5,6 +5,10 @@ targetBranch: main              # branch the reconciler reads requests from and 
 defaultMode: pull-request       # pull-request | commit: delivery of a request that does not set autoApply
 aiConfigurator:
   system: h200_sxm              # AI Configurator system for requests that name none
+selection:                      # how engines are picked, for requests whose profile config sets none
+  rule: fine                    # fine (fine concurrency search + safety margins) | dynamo (Dynamo's rule)
+  ttftMargin: 0.10              # estimate x (1 + margin) must meet the target (AI Configurator's calibration)
+  itlMargin: 0.08
 tenancy:                        # which request paths may target which namespaces ({namespace}: the folder)
   - paths: ["requests/*/*.yaml"]
     namespaces: ["{namespace}"]
@@ -32,6 +36,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from gitops_sla.models.base import StrictModel
+from profiler.config import ProfileConfig
 
 REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
 NAMESPACE_PLACEHOLDER = "{namespace}"
@@ -46,6 +51,27 @@ class AIConfiguratorDefaults(StrictModel):
 
     system: str = "h200_sxm"
     backend_version: str | None = None
+
+
+class SelectionDefaults(StrictModel):
+    """Selection settings for requests whose profile config's `selection` sets none (docs/profiler.md)."""
+
+    rule: Literal["fine", "dynamo"] | None = None
+    ttft_margin: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    itl_margin: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+
+    def digest(self) -> str:
+        """What the settings add to every spec hash; empty when none is set (hashes stay as before)."""
+        values = self.model_dump(exclude_none=True)
+        return " ".join(f"{key}={values[key]!r}" for key in sorted(values))
+
+    def apply(self, config: ProfileConfig) -> ProfileConfig:
+        """`config` with these settings filling its unset `selection` fields."""
+        mine = config.selection.model_dump(exclude_none=True)
+        update = {key: value for key, value in self.model_dump(exclude_none=True).items() if key not in mine}
+        if not update:
+            return config
+        return config.model_copy(update={"selection": config.selection.model_copy(update=update)})
 
 
 class TenancyRule(StrictModel):
@@ -144,6 +170,7 @@ class RepoConfig(StrictModel):
     target_branch: Annotated[str, StringConstraints(min_length=1)] = "main"
     default_mode: DeliveryMode = "pull-request"
     ai_configurator: AIConfiguratorDefaults = Field(default_factory=AIConfiguratorDefaults)
+    selection: SelectionDefaults = Field(default_factory=SelectionDefaults)
     tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     forge: ForgeSettings | None = None

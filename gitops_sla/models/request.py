@@ -20,7 +20,7 @@ from pydantic import Field
 
 from gitops_sla.models.base import WrittenModel
 from gitops_sla.models.dgdr import ConfigMapRef, DeploymentOverrides, ObjectMeta, ResourceRequirements, Toleration
-from profiler.config import ProfileConfig
+from profiler.config import ProfileConfig, WorkloadConfig
 
 RequestBackend = Literal["auto", "vllm", "sglang", "trtllm"]
 AUTO_BACKEND_CHOICE = "trtllm"  # Dynamo 1.6.1 tries trtllm, sglang, vllm in this order
@@ -110,7 +110,8 @@ class SlaRequest(WrittenModel):
         """The profile config as Dynamo's operator hands it to the profiler (`ProfileConfig.with_request_fields`):
         the model and backend injected, the namespace filling `deployment.namespace`, the workers image as
         `deployment.dgd_image`, the base config path as `engine.config`, GPU discovery as
-        `hardware.enable_gpu_discovery`."""
+        `hardware.enable_gpu_discovery`, v1beta1's `workload` load and `sla.optimizationType` as the profile
+        config's `workload` and `sla.optimization_type` (where the profile config sets none)."""
         config = self.config.with_request_fields(
             model=self.model,
             backend=self.resolved_backend,
@@ -121,4 +122,10 @@ class SlaRequest(WrittenModel):
         if self.enable_gpu_discovery and not config.hardware.enable_gpu_discovery:
             hardware = config.hardware.model_copy(update={"enable_gpu_discovery": True})
             config = config.model_copy(update={"hardware": hardware})
+        load = {"request_rate": self.workload.request_rate, "concurrency": self.workload.concurrency}
+        if any(value is not None for value in load.values()) and config.workload == WorkloadConfig():
+            config = config.model_copy(update={"workload": WorkloadConfig.model_validate(load)})
+        if self.optimization_type and config.sla.optimization_type is None:
+            sla = config.sla.model_copy(update={"optimization_type": self.optimization_type})
+            config = config.model_copy(update={"sla": sla})
         return config

@@ -351,6 +351,7 @@ class Reconciler:
                 "aic_system": defaults.system,
                 "aic_backend_version": profile_config.aic_backend_version or defaults.backend_version})
             profile_config = profile_config.model_copy(update={"sweep": sweep})
+        profile_config = config.selection.apply(profile_config)  # the repo's selection defaults
         profile_config = planner_keys.apply(profile_config, *key)
         job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
                          snapshot.read_blob(base_blob) if base_blob else None)

@@ -33,7 +33,8 @@ RequestKey = tuple[str, str]  # (namespace, name)
 class Generator:
     """What besides a request's files decides its output, the same for every request of a pass: the
     profiler version, the digest of the repository's planner settings (`RepoPlannerKeys.digest`) and its
-    default AI Configurator target (`aiConfigurator` in gitops-sla.yaml, used by requests that name none)."""
+    default AI Configurator target and selection settings (`aiConfigurator`, `selection` in gitops-sla.yaml,
+    used by requests that name none)."""
 
     profiler_version: str
     planner_digest: str
@@ -42,8 +43,9 @@ class Generator:
     @classmethod
     def for_repo(cls, profiler_version: str, config: RepoConfig, planner_digest: str) -> "Generator":
         """The generator of a pass over a repository with this config."""
-        defaults = config.ai_configurator
-        return cls(profiler_version, planner_digest, f"{defaults.system} {defaults.backend_version or '-'}")
+        defaults, selection = config.ai_configurator, config.selection.digest()
+        return cls(profiler_version, planner_digest, f"{defaults.system} {defaults.backend_version or '-'}"
+                   + (f" selection {selection}" if selection else ""))
 
 
 def spec_hash(key: RequestKey, request_blob: str, base: tuple[str, str] | None, generator: Generator) -> str:

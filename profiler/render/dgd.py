@@ -1,7 +1,8 @@
 """Render the DynamoGraphDeployment: base config + chosen mappings + image + Planner service (Dynamo's
 `generate_dgd_config_with_planner`), with this project's naming and labels.
 
-Replicas stay as in the base config (the planner scales at runtime). Each worker gets
+Replicas stay as in the base config unless the expected load sized them (`replicas`); the planner scales at
+runtime. Each worker gets
 `resources.limits.gpu` (and `requests.gpu` when the base sets it) = `min(gpus, gpus_per_node)` and
 `multinode.nodeCount = ceil(gpus / gpus_per_node)` when an engine spans nodes.
 """
@@ -52,8 +53,10 @@ def render_dgd(
     identity: DeploymentIdentity,
     configmap_name: str,
     planner_image: str,
+    replicas: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """The rendered DGD and whether its Planner is Dynamo's stock planner."""
+    """The rendered DGD and whether its Planner is Dynamo's stock planner. `replicas`: (prefill, decode) worker
+    replicas sized for the expected load; None keeps the base config's."""
     services = _services(base)
     backend = config.engine.backend
     image = config.deployment.dgd_image or None
@@ -72,6 +75,8 @@ def render_dgd(
         worker_args = set_model(backend, A.as_list(container["args"]), config.deployment.model, user_base)
         container["args"] = apply_mapping(backend, worker_args, mapping)
         _set_gpus(services[key], mapping.num_gpus, gpus_per_node)
+    if replicas is not None:
+        services[prefill_key]["replicas"], services[decode_key]["replicas"] = replicas
 
     if image:
         for service in services.values():

@@ -87,8 +87,8 @@ def test_planner_runs_this_projects_planner_with_the_profile_data_mounted(run_pr
     assert configmap["data"]["decode_raw_data.json"] == result.files["decode_raw_data.json"].decode()
 
 
-def test_selection_follows_dynamos_rule_over_the_sweep(run_profile):
-    result = run_profile(make_request("trtllm"))
+def test_selection_dynamo_follows_dynamos_rule_over_the_sweep(run_profile):
+    result = run_profile(make_request("trtllm", extra={"selection": {"rule": "dynamo"}}))
     sweep = json.loads(result.files["profile.json"])
     prefill_ok = [p for p in sweep["prefill_sweep"] if p["ttft_ms"] <= 500.0]
     best_prefill = max(prefill_ok, key=lambda p: p["thpt_per_gpu"])
@@ -96,8 +96,21 @@ def test_selection_follows_dynamos_rule_over_the_sweep(run_profile):
     decode_ok = [p for p in sweep["decode_sweep"] if p["itl_ms"] <= 30.0]
     best_decode = max(decode_ok, key=lambda p: p["thpt_per_gpu"])
     assert (result.decode.mapping, result.decode.concurrency) == (best_decode["mapping"], best_decode["concurrency"])
+    assert (result.selection_rule, result.decode.margin) == ("dynamo", 0.0)
+    assert result.dynamo_decode == result.decode
     assert [p["mapping"] for p in sweep["prefill_sweep"]] == ["TP=1", "TP=2", "TP=4", "TP=8"]
     assert {p["mapping"] for p in sweep["decode_sweep"]} == {"TP=1", "TP=2", "TP=4", "TP=8"}
+
+
+def test_default_selection_keeps_the_calibration_margin_that_dynamos_pick_lacks(run_profile):
+    """The quick-start request: Dynamo's rule picks TP=2 at concurrency 156 with ITL 29.01 ms, which AI
+    Configurator's own calibration (x 1.08) puts over 30 ms; the default pick keeps the margin."""
+    result = run_profile(make_request("trtllm"))
+    dynamo = result.dynamo_decode
+    assert dynamo.latency_ms <= 30.0 < dynamo.latency_ms * 1.08
+    assert result.selection_rule == "fine" and result.decode.margin == 0.08
+    assert result.decode.latency_ms * 1.08 <= 30.0
+    assert result.dynamo_decode == run_profile(make_request("trtllm", extra={"selection": {"rule": "dynamo"}})).decode
 
 
 def test_decode_sweep_stays_within_kv_capacity(run_profile):
@@ -183,9 +196,10 @@ def test_unattainable_sla_picks_the_closest_and_says_so(run_profile):
     assert not result.sla_met and not result.prefill.meets_sla and not result.decode.meets_sla
     sweep = json.loads(result.files["profile.json"])
     fastest_prefill = min(sweep["prefill_sweep"], key=lambda p: p["ttft_ms"])
-    fastest_decode = min(sweep["decode_sweep"], key=lambda p: p["itl_ms"])
+    fastest_decode = min(sweep["selection"]["decode_points"], key=lambda p: p["latency_ms"])  # sweep + fine search
     assert result.prefill.latency_ms == fastest_prefill["ttft_ms"] and result.prefill.mapping == "TP=8"
-    assert result.decode.latency_ms == fastest_decode["itl_ms"]
+    assert result.decode.latency_ms == fastest_decode["latency_ms"]
+    assert result.decode.latency_ms <= min(p["itl_ms"] for p in sweep["decode_sweep"])
     messages = [w for w in result.warnings if w.startswith("SLA not attainable")]
     assert len(messages) == 2
     assert "TTFT 10 ms" in messages[0] and f"TTFT {result.prefill.latency_ms:.2f} ms" in messages[0]

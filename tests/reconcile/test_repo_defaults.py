@@ -61,3 +61,32 @@ def test_tightened_tenancy_fails_an_up_to_date_request_at_its_next_pass(git_serv
     assert issue["path"] == "spec.deploymentOverrides.namespace" and "tenancy" in issue["message"]
     assert (person.root / OUT / "dgd.yaml").read_bytes() == dgd  # nothing else changes on a validation failure
     assert reconciler.run_pass().worked == [] and reconciler.run_pass(full=True).worked == []
+
+
+SELECTION = ("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+             "{selection}")
+
+
+def test_repo_selection_defaults_apply_to_requests_that_set_none_and_reprofile_them(git_server, tmp_path,
+                                                                                   profile_cache):
+    remote = seed_remote(git_server, tmp_path, config=SELECTION.format(selection=""))
+    person = remote.person(tmp_path / "person")
+    person.write(REQ, request_yaml("chat"))
+    person.write("requests/team-a/own.yaml", request_yaml("own").replace(
+        "      sla:\n", "      selection:\n        rule: fine\n      sla:\n"))
+    person.commit_and_push("add chat and own (which sets its own selection rule)")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache)
+    assert sorted(o.action for o in reconciler.run_pass(full=True).worked) == ["generated", "generated"]
+    person.pull()
+    first = yaml.safe_load((person.root / OUT / "status.yaml").read_text())["specHash"]
+    assert "Rule `fine`" in (person.root / OUT / "report.md").read_text()
+
+    person.write("gitops-sla.yaml", SELECTION.format(selection="selection:\n  rule: dynamo\n"))
+    person.commit_and_push("repository default: Dynamo's selection rule")
+    worked = reconciler.run_pass().worked
+    assert sorted(o.action for o in worked) == ["generated", "generated"]  # the spec hash of both changed
+    person.pull()
+    assert yaml.safe_load((person.root / OUT / "status.yaml").read_text())["specHash"] != first
+    assert "Rule `dynamo`" in (person.root / OUT / "report.md").read_text()
+    assert "Rule `fine`" in (person.root / "generated/team-a/own/report.md").read_text()  # its own setting wins
+    assert reconciler.run_pass(full=True).worked == []
