@@ -82,7 +82,17 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
     backend = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
                else InlineBackend(profile, PROFILER_VERSION))
-    return Reconciler(mirror, backend, branch=args.branch, forge=resolve_forge(args, mirror), progress=print_progress)
+    forge = resolve_forge(args, mirror)
+    return Reconciler(mirror, backend, branch=args.branch, forge=forge, progress=print_progress,
+                      readiness=readiness_tracker(args, forge) if args.track_deployments else None)
+
+
+def readiness_tracker(args: argparse.Namespace, forge: GitHubForge | None) -> ReadinessTracker:
+    """--track-deployments: each applied DGD's state from the cluster into status.yaml (and commit statuses)."""
+    from gitops_sla.cluster.client import api_client
+    from gitops_sla.cluster.readiness import KubeDeploymentReader
+
+    return ReadinessTracker(KubeDeploymentReader(api_client(args.kubeconfig)), statuses=forge)
 
 
 class WebhookSecretError(ValueError):
@@ -134,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         secret = webhook_secret(args) if args.watch else None
         reconciler = build_reconciler(args)
-    except (GitSyncError, ForgeError, WebhookSecretError) as exc:
+    except (GitSyncError, ForgeError, WebhookSecretError, ClusterConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if not args.watch:
@@ -201,6 +211,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="profile in a background thread; passes record Profiling and pick up the result later")
     cluster = parser.add_argument_group("cluster (optional)")
     cluster.add_argument("--kubeconfig", help="kubeconfig file (default: the pod's service account, else $KUBECONFIG)")
+    cluster.add_argument("--track-deployments", action="store_true",
+                         help="read each applied DGD's state and record Ready/Failed/DeploymentDeleted in status.yaml "
+                              "(and as a commit status on the forge)")
     cluster.add_argument("--leader-elect", action="store_true",
                          help="--watch with several replicas: only the holder of the Lease runs passes")
     cluster.add_argument("--lease", default="gitops-sla-reconciler", metavar="[NAMESPACE/]NAME",

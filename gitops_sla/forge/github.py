@@ -1,7 +1,7 @@
 """A small GitHub REST v3 client for the one pull request per request branch (`gitops-sla/<ns>/<name>`).
 
 Only what the reconciler needs: find the pull requests of a head branch, create one, update its title and
-body. Merged and closed pull requests are recognised from `merged_at`/`state`. The token is sent in the
+body; set a commit status (a request's deployment state on the commit it was generated from). Merged and closed pull requests are recognised from `merged_at`/`state`. The token is sent in the
 `Authorization` header only; it never appears in errors, logs or `repr`.
 """
 
@@ -162,6 +162,11 @@ class GitHubForge:
     def close_pull(self, number: int) -> PullRequest:
         response = self._call("PATCH", f"/pulls/{number}", json={"state": "closed"})
         return _pull(_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
+
+    def set_commit_status(self, sha: str, state: str, context: str, description: str) -> None:
+        """A commit status (`pending`, `success`, `failure`, `error`) under `context` on commit `sha`."""
+        self._call("POST", f"/statuses/{sha}", json={"state": state, "context": context,
+                                                      "description": description[:140]})
 
 
 PullAction = Literal["created", "updated", "unchanged", "merged", "closed"]

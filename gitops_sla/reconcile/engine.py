@@ -56,6 +56,7 @@ from gitops_sla.reconcile.inputs import (
 from gitops_sla.reconcile.metrics import ReconcilerMetrics
 from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
 from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, ProfilingBackend, Running
+from gitops_sla.reconcile.readiness import ReadinessTracker
 from gitops_sla.validation import RequestValidation, validate_request_file
 from profiler.errors import ProfilingError
 
@@ -64,7 +65,7 @@ log = logging.getLogger(__name__)
 VALIDATION_FAILED = "validation failed"
 
 REPORT_FILE = "report.md"
-Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error"]
+Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error", "deployment"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Reconciler:
         author: tuple[str, str] | None = None,
         output_cache_size: int = 32,
         progress: Callable[[RequestKey, RequestOutcome | None], None] | None = None,
+        readiness: ReadinessTracker | None = None,
     ):
         self.mirror = mirror
         self.backend = backend
@@ -134,6 +136,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self._warned_repo_url = False
         self.progress = progress or (lambda key, outcome: None)
+        self.readiness = readiness
 
     # ------------------------------------------------------------------------------------------------ pass
 
@@ -142,6 +145,8 @@ class Reconciler:
         with self._lock:
             started = time.perf_counter()
             report = self._run_pass(full)
+            if self.readiness is not None and report.head is not None:
+                self._record_readiness(report)
             report.duration_s = time.perf_counter() - started
             result = "error" if report.error else "idle" if report.idle else "work"
             self.metrics.passes.labels(result).inc()
@@ -205,6 +210,21 @@ class Reconciler:
         end_head = self.mirror.head(self.branch)
         self._last = self.mirror.snapshot(end_head) if chain == end_head else snapshot
         return report
+
+    def _record_readiness(self, report: PassReport) -> None:
+        """The applied DGDs' states into `status.yaml` (also after an idle pass: the cluster moves on its own)."""
+        try:
+            transitions = self.readiness.record(self.mirror, self.branch, author=self.author, retry=self.retry)
+        except GitSyncError as exc:
+            self.metrics.errors.labels("git").inc()
+            log.warning("readiness: %s", exc)
+            return
+        outcomes = [RequestOutcome(*t.key, "deployment", t.after, t.commit, message=t.message) for t in transitions]
+        if outcomes:
+            self.metrics.commits.labels("direct").inc(len(outcomes))
+            report.outcomes.extend(outcomes)
+            report.idle = False
+            self._count_states(PassReport(report.head, False, outcomes=outcomes), False)
 
     def _planner_keys(self, config: RepoConfig) -> RepoPlannerKeys:
         """The repo's planner passthrough keys for this pass (warns once per process when git mode has no URL

@@ -17,10 +17,10 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS / "reconcile"))
 
-from reconcile_support import git_server, profile_cache  # noqa: E402
+from reconcile_support import git_server, profile_cache, remote  # noqa: E402
 from support.kube_api import KubeApi, kube_api  # noqa: E402
 
-__all__ = ["git_server", "kube", "profile_cache", "Process", "wait_for"]
+__all__ = ["git_server", "kube", "profile_cache", "remote", "Process", "wait_for"]
 
 
 @pytest.fixture

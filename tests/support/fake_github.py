@@ -26,6 +26,7 @@ class FakeGitHub:
     token: str
     branch_sha: Callable[[str], str | None]
     pulls: list[dict] = field(default_factory=list)
+    statuses: list[dict] = field(default_factory=list)  # commit statuses in the order they were set
     calls: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -78,6 +79,9 @@ class FakeGitHub:
                 fake.calls.append((self.command, url.path))
                 if self.headers.get("Authorization") not in (f"Bearer {fake.token}", f"token {fake.token}"):
                     return self._reply(401, {"message": "Bad credentials"})
+                status_prefix = f"/repos/{fake.owner}/{fake.repo}/statuses/"
+                if self.command == "POST" and url.path.startswith(status_prefix):
+                    return self._status(url.path[len(status_prefix):], payload)
                 if not url.path.startswith(prefix):
                     return self._reply(404, {"message": "Not Found"})
                 rest = url.path[len(prefix):].strip("/")
@@ -105,6 +109,19 @@ class FakeGitHub:
                          if (not head or p["head"]["ref"] == head) and (not base or p["base"]["ref"] == base)
                          and (state == "all" or p["state"] == state)]
                 return sorted(found, key=lambda p: -p["number"])
+
+            def _status(self, sha: str, payload: dict) -> None:
+                """GitHub's rules: a known state, a 40-hex sha; `context` defaults to `default`."""
+                if payload.get("state") not in ("error", "failure", "pending", "success"):
+                    return self._reply(422, {"message": "Validation Failed", "errors": [{"field": "state"}]})
+                if len(sha) != 40 or any(c not in "0123456789abcdef" for c in sha):
+                    return self._reply(422, {"message": "No commit found for SHA: " + sha})
+                status = {"id": len(fake.statuses) + 1, "sha": sha, "state": payload["state"],
+                          "context": payload.get("context") or "default",
+                          "description": payload.get("description"), "target_url": payload.get("target_url")}
+                with fake._lock:
+                    fake.statuses.append(status)
+                return self._reply(201, status)
 
             def _create(self, payload: dict) -> None:
                 head, base = payload.get("head"), payload.get("base")
