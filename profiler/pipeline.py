@@ -11,7 +11,7 @@ import yaml
 
 from profiler import interpolation, plots
 from profiler.estimate.aic import AicTarget, Estimator, estimation_failed, resolve_target, support_matrix_warning
-from profiler.config import ProfileConfig
+from profiler.config import ProfileConfig, WorkloadConfig
 from profiler.errors import ProfilingError
 from profiler.findings import Findings, profile_json
 from profiler.planner_flags import FLAGS_BY_DEST
@@ -186,12 +186,25 @@ def _budget_warning(config: ProfileConfig, plan: ReplicaPlan | None, prefill: En
             f"them down; raise planner.planner_max_gpu_budget to at least {gpus} (-1: no budget)"]
 
 
+def _effective_config(request: ProfileRequest) -> ProfileConfig:
+    """The config with the request's expected load and optimization type (v1beta1's `workload`,
+    `sla.optimizationType`, carried on `ProfileRequest`) filling what the config leaves unset."""
+    config = request.config
+    load = {"request_rate": request.request_rate, "concurrency": request.concurrency}
+    if any(value is not None for value in load.values()) and config.workload == WorkloadConfig():
+        config = config.model_copy(update={"workload": WorkloadConfig.model_validate(load)})
+    if request.optimization_type and config.sla.optimization_type is None:
+        config = config.model_copy(update={"sla": config.sla.model_copy(
+            update={"optimization_type": request.optimization_type})})
+    return config
+
+
 def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResult:
     """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots.
 
     `fork_plots=True` draws half of the plots in a forked child process (same bytes, on another core); only for
     a process that runs no threads of its own, such as `python -m profiler`."""
-    config = request.config
+    config = _effective_config(request)
     warnings = _ignored_settings(config) + _base_config_warnings(request)
     target, target_warnings = resolve_target(
         system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model

@@ -243,3 +243,11 @@ def test_v1beta1_workload_and_optimization_type_reach_the_profile_config():
     assert config.workload.request_rate == 5.0 and config.workload.concurrency is None
     latency = checked.request.model_copy(update={"optimization_type": "latency"}).to_profile_config()
     assert latency.sla.optimization_type == "latency"
+
+
+def test_profile_request_load_fields_size_replicas_like_the_config_workload(run_profile):
+    """ProfileRequest.request_rate (the reconciler's v1beta1 seam) gives the same replicas as workload.requestRate."""
+    via_request = run_profile(make_request("trtllm", request_rate=20.0, optimization_type="throughput"))
+    via_config = run_profile(make_request("trtllm", extra={"workload": {"requestRate": 20}}))
+    assert via_request.replicas == via_config.replicas and via_request.replicas is not None
+    assert via_request.files["dgd.yaml"] == via_config.files["dgd.yaml"]
