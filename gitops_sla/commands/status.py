@@ -3,7 +3,8 @@
 STATE is the lifecycle state in the request's `status.yaml` when it describes the current request (its spec
 hash matches), on the target branch or on the request's pull-request branch; a request that changed since
 its last output shows `Pending` (the reconciler has not handled it yet). AGE counts from the commit the
-output was generated from.
+output was generated from. With --kubeconfig, LIVE shows each generated DGD's state in the cluster now
+(`successful`, `pending`, `failed`, `NotFound`) next to the committed STATE.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitops_sla import layout
+from gitops_sla.cluster.errors import ClusterConfigError
 from gitops_sla.commands.reconcile import add_repo_arguments, open_mirror
 from gitops_sla.git import GitSyncError, Mirror, Snapshot
 from gitops_sla.models import RepoConfig, RequestStatusFile
@@ -31,6 +33,7 @@ from gitops_sla.reconcile.inputs import (
 )
 from gitops_sla.reconcile.output import pr_branch
 from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
+from gitops_sla.reconcile.readiness import DeploymentReader, DeploymentReadError
 from gitops_sla.yamlsafe import YamlError, dump_yaml, load_yaml
 
 COLUMNS = ("NAME", "NAMESPACE", "MODEL", "BACKEND", "STATE", "SLA MET", "AGE")
@@ -114,17 +117,46 @@ def collect_rows(mirror: Mirror, branch: str, version: str, now: float | None = 
     return rows
 
 
-def format_table(rows: list[RequestRow]) -> str:
-    cells = [COLUMNS] + [
-        (r.name, r.namespace, r.model, r.backend, r.state,
-         "-" if r.sla_met is None else ("True" if r.sla_met else "False"), _age(r.age_seconds))
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+def live_states(rows: list[RequestRow], reader: DeploymentReader) -> dict[tuple[str, str], dict[str, Any]]:
+    """The live DGD of each row whose committed status names one: found, state, reason, message (or error)."""
+    live: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        deployment = ((row.status or {}).get("status") or {}).get("deployment") or {}
+        if not deployment.get("name"):
+            continue
+        try:
+            found = reader.read(deployment.get("namespace") or row.namespace, deployment["name"])
+        except DeploymentReadError as exc:
+            live[row.namespace, row.name] = {"error": str(exc)}
+            continue
+        live[row.namespace, row.name] = {"name": deployment["name"], "found": found.found, "state": found.state,
+                                         "reason": found.reason, "message": found.message}
+    return live
+
+
+def _live_cell(live: dict[str, Any] | None) -> str:
+    if live is None:
+        return "-"
+    if "error" in live:
+        return "<error>"
+    return (live["state"] or "<none>") if live["found"] else "NotFound"
+
+
+def format_table(rows: list[RequestRow], live: dict[tuple[str, str], dict[str, Any]] | None = None) -> str:
+    """kubectl-style columns; with `live` (--kubeconfig) a LIVE column next to STATE: the DGD's state now."""
+    columns = COLUMNS if live is None else (*COLUMNS[:5], "LIVE", *COLUMNS[5:])
+    cells = [columns]
+    for r in rows:
+        row = [r.name, r.namespace, r.model, r.backend, r.state,
+               "-" if r.sla_met is None else ("True" if r.sla_met else "False"), _age(r.age_seconds)]
+        if live is not None:
+            row.insert(5, _live_cell(live.get((r.namespace, r.name))))
+        cells.append(tuple(row))
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells) + "\n"
 
 
-def _as_data(rows: list[RequestRow]) -> list[dict[str, Any]]:
+def _as_data(rows: list[RequestRow], live: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     items = []
     for row in rows:
         item = asdict(row)
@@ -132,6 +164,8 @@ def _as_data(rows: list[RequestRow]) -> list[dict[str, Any]]:
                       "backend": item["backend"], "state": item["state"], "slaMet": item["sla_met"],
                       "ageSeconds": item["age_seconds"], "upToDate": item["up_to_date"], "branch": item["location"],
                       "specHash": item["spec_hash"], "sourceCommit": item["source_commit"], "status": item["status"]})
+        if live is not None:
+            items[-1]["live"] = live.get((row.namespace, row.name))
     return items
 
 
@@ -148,12 +182,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: branch '{args.branch}' does not exist in {args.repo}", file=sys.stderr)
         return 1
     rows = collect_rows(mirror, args.branch, PROFILER_VERSION)
+    live = None
+    if args.kubeconfig:
+        from gitops_sla.cluster.client import api_client
+        from gitops_sla.cluster.readiness import KubeDeploymentReader
+
+        try:
+            live = live_states(rows, KubeDeploymentReader(api_client(args.kubeconfig)))
+        except ClusterConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.output == "json":
-        sys.stdout.write(json.dumps({"items": _as_data(rows)}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"items": _as_data(rows, live)}, indent=2) + "\n")
     elif args.output == "yaml":
-        sys.stdout.write(dump_yaml({"items": _as_data(rows)}))
+        sys.stdout.write(dump_yaml({"items": _as_data(rows, live)}))
     else:
-        sys.stdout.write(format_table(rows) if rows else "No requests found.\n")
+        sys.stdout.write(format_table(rows, live) if rows else "No requests found.\n")
     return 0
 
 
@@ -162,4 +206,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_repo_arguments(parser)
     parser.add_argument("-o", "--output", choices=("table", "yaml", "json"), default="table")
+    parser.add_argument("--kubeconfig", help="also read each generated DGD from this cluster: LIVE column (its state "
+                                             "now) next to the committed STATE")
     parser.set_defaults(handler=run)

@@ -3,6 +3,11 @@ commit status on the GitHub fake), a non-change none, and a restarted reconciler
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import yaml
 
 from reconcile_support import cached_reconciler, request_yaml
@@ -41,7 +46,8 @@ def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote
         person = remote.person(tmp_path / "person")
         person.write("requests/team-a/first.yaml", request_yaml("first"))
         source = person.commit_and_push("first request")
-        reader = KubeDeploymentReader(api_client(kube.kubeconfig(tmp_path / "kubeconfig")))
+        kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
+        reader = KubeDeploymentReader(api_client(kubeconfig))
 
         def reconciler(cache: str):
             return cached_reconciler(remote, tmp_path / cache, profile_cache, forge=forge,
@@ -69,6 +75,8 @@ def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote
                 kube.call(lambda km: km.objects[DGD, namespace, name].delete())
             else:
                 kube.call(lambda km, body=dgd: km.objects.__setitem__((DGD, namespace, name), body))
+            if index == 2:  # `status --kubeconfig`: the live state next to the committed one, before a pass
+                assert _status_cli(remote, kubeconfig) == {"state": "Ready", "live": "pending"}
             report = first.run_pass()
             [outcome] = report.worked
             assert (outcome.action, outcome.state) == ("deployment", state)
@@ -89,6 +97,23 @@ def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote
         assert failed.spec_hash == status.spec_hash  # the request is not re-profiled by its deployment's fate
     finally:
         fake.stop()
+
+
+def _status_cli(remote, kubeconfig) -> dict[str, str]:
+    env = {**os.environ, "GITOPS_SLA_GIT_USERNAME": remote.server.username,
+           "GITOPS_SLA_GIT_TOKEN": remote.server.password}
+    done = subprocess.run([sys.executable, "-m", "gitops_sla", "status", "--repo", remote.url, "--kubeconfig",
+                           str(kubeconfig), "--cache-dir", str(kubeconfig.parent / "status-cache")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()
+    assert header.split()[4:6] == ["STATE", "LIVE"]
+    as_json = subprocess.run([sys.executable, "-m", "gitops_sla", "status", "--repo", remote.url, "--kubeconfig",
+                              str(kubeconfig), "--cache-dir", str(kubeconfig.parent / "status-cache"), "-o", "json"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    [item] = json.loads(as_json.stdout)["items"]
+    assert item["live"]["state"] == row.split()[5]
+    return {"state": row.split()[4], "live": row.split()[5]}
 
 
 def test_next_status_follows_dynamo_and_ignores_non_changes():
