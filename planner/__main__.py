@@ -58,11 +58,11 @@ def build_actuator(settings: PlannerSettings):
 
 
 def build_predictors(settings: PlannerSettings) -> Predictors:
-    def one():
-        return make_predictor(settings.load_predictor, settings.load_prediction_window_size,
+    def one(kind: str):
+        return make_predictor(kind, settings.load_prediction_window_size,
                               settings.load_predictor_log1p, settings.kalman_q_level, settings.kalman_q_trend,
                               settings.kalman_r, settings.kalman_min_points)
-    predictors = Predictors(num_req=one(), isl=one(), osl=one())
+    predictors = Predictors.of_kind(settings.load_predictor, one)
     if settings.load_predictor_warmup_trace:
         for observation in load_warmup_trace(settings.load_predictor_warmup_trace, settings.adjustment_interval):
             predictors.observe(observation)

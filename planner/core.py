@@ -28,7 +28,8 @@ class MetricsSource(Protocol):
 
 
 class Actuator(Protocol):
-    """Applies decisions; `current()` is what is deployed now (`None` if unknown)."""
+    """Applies decisions; `current()` is what is deployed now (`None` if unknown). An actuator that can tell
+    how many replicas are serving (not just desired) also has `running() -> Replicas | None`."""
 
     name: str
 
@@ -48,6 +49,13 @@ class Predictors:
     num_req: LoadPredictor
     isl: LoadPredictor
     osl: LoadPredictor
+
+    @classmethod
+    def of_kind(cls, kind: str, make: Callable[[str], LoadPredictor]) -> "Predictors":
+        """Three predictors of `kind`; `burst` puts its margin (a high quantile) on the request count only:
+        the same quantile on ISL and OSL as well would multiply it into the token load (q90 x q90 x q90)."""
+        shape = "constant" if kind == "burst" else kind
+        return cls(num_req=make(kind), isl=make(shape), osl=make(shape))
 
     def observe(self, observation: Observation) -> None:
         self.num_req.observe(observation.num_req)
@@ -85,6 +93,10 @@ class Planner:
             current = Replicas(self.last_decision.prefill_replicas, self.last_decision.decode_replicas)
         return current
 
+    def _running(self) -> Replicas | None:
+        running = getattr(self.actuator, "running", None)
+        return running() if running else None
+
     def _decide(self, now: float, at: float | None, current: Replicas | None) -> Decision:
         try:
             observation = self.source.observe(self.config.adjustment_interval, at)
@@ -104,7 +116,11 @@ class Planner:
             self.idle_intervals += 1
         self.predictors.observe(observation)
         if observation.num_req > 0 and not self.config.no_correction:
-            decode_workers = current.decode if current else None
+            # The ITL was measured on the replicas that served, not on those still starting (Dynamo counts the
+            # running ones); the desired count only when the actuator cannot tell.
+            running = self._running()
+            serving = running or current
+            decode_workers = serving.decode if serving else None
             fresh = correction_factors(observation, self.interpolators, decode_workers,
                                        self.config.adjustment_interval)
             self.factors = CorrectionFactors(

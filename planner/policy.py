@@ -264,14 +264,18 @@ def decide(config: PolicyConfig, interpolators: Interpolators, observation: Obse
         return replace(decision, predicted=predicted_dict), history
     recent = window(history, now, config.scale_down_stabilization_s)
     stabilized = stabilize(budgeted, current, recent)
-    final = limit_step(stabilized, current, config.max_step)
+    stepped = limit_step(stabilized, current, config.max_step)
+    # Stabilisation keeps each role's own highest recent count, so the pair can exceed the budget again.
+    final = apply_gpu_budget(stepped, config) or stepped
     reasons = ["no traffic in the last window: demand is zero" if no_traffic else "demand from the forecast"]
     if stabilized != budgeted:
         reasons.append(f"scale-down to {budgeted.prefill}P/{budgeted.decode}D deferred: highest recommendation in "
                        f"the last {config.scale_down_stabilization_s} s is kept")
-    if final != stabilized:
+    if stepped != stabilized:
         reasons.append(f"limited to {config.max_step} replica(s) per step towards "
                        f"{stabilized.prefill}P/{stabilized.decode}D")
+    if final != stepped:
+        reasons.append(f"GPU budget {config.max_gpu_budget} caps the stabilised {stepped.prefill}P/{stepped.decode}D")
     if budgeted != clamped:
         reasons.append(f"GPU budget {config.max_gpu_budget} caps {clamped.prefill}P/{clamped.decode}D")
     details = dict(recommendation.details, gpus=final.gpus(config), no_traffic=no_traffic)

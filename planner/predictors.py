@@ -3,7 +3,8 @@
 All predictors share one interface (`observe(value)`, `predict()`) and are small NumPy implementations:
 
 - `constant`: the last value (Dynamo's `constant`).
-- `arima`: ARIMA(p, d, 0) with p in 0..2 and d in 0..1 chosen by AIC, fitted by least squares on the window.
+- `arima`: ARIMA(p, d, 0) with d in 0..1 chosen by the KPSS test and p in 0..2 by AIC (as pmdarima's
+  `auto_arima`: AIC is only compared between fits of the same series on the same residuals), least squares.
   Dynamo uses `pmdarima.auto_arima`; pmdarima and statsmodels pull in ~100 MB (statsmodels, patsy, pandas,
   Cython builds) for a forecast of a 50-point series. The moving-average terms are left out: without them the
   fit is one closed-form least-squares solve per candidate (microseconds), and on the Azure traces the
@@ -77,21 +78,40 @@ class ConstantPredictor(_WindowedPredictor):
         return float(series[-1])
 
 
-def _ar_fit(series: np.ndarray, p: int) -> tuple[np.ndarray, float, int] | None:
-    """Least-squares AR(p) with intercept: coefficients, residual sum of squares, number of residuals."""
-    n = series.size - p
-    if n <= p + 1:
-        return None
-    columns = [np.ones(n)] + [series[p - lag:series.size - lag] for lag in range(1, p + 1)]
+def _ar_fit(series: np.ndarray, p: int, start: int) -> tuple[np.ndarray, float, int]:
+    """Least-squares AR(p) with intercept fitted to `series[start:]` (start >= p, so every order is scored on
+    the same residuals): coefficients, residual sum of squares, number of residuals."""
+    n = series.size - start
+    columns = [np.ones(n)] + [series[start - lag:series.size - lag] for lag in range(1, p + 1)]
     design = np.column_stack(columns)
-    target = series[p:]
+    target = series[start:]
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
     residuals = target - design @ coef
     return coef, float(residuals @ residuals), n
 
 
+KPSS_CRITICAL_5PCT = 0.463  # level stationarity, Kwiatkowski et al. (1992), table 1
+
+
+def kpss_statistic(series: np.ndarray) -> float:
+    """The KPSS level-stationarity statistic with a Newey-West long-run variance (Schwert's short lag rule,
+    trunc(4 (n/100)^(1/4)), pmdarima's default); scale-free."""
+    n = series.size
+    residuals = series - series.mean()
+    partial = np.cumsum(residuals)
+    lags = min(int(4.0 * (n / 100.0) ** 0.25), n - 1)
+    variance = float(residuals @ residuals) / n
+    for lag in range(1, lags + 1):
+        weight = 1.0 - lag / (lags + 1.0)
+        variance += 2.0 * weight * float(residuals[lag:] @ residuals[:-lag]) / n
+    if variance <= 0:
+        return 0.0
+    return float(partial @ partial) / (n * n * variance)
+
+
 class ArimaPredictor(_WindowedPredictor):
-    """ARIMA(p, d, 0), p <= 2, d <= 1, the order with the lowest AIC on the window."""
+    """ARIMA(p, d, 0), p <= 2, d <= 1: d by the KPSS test (as pmdarima's auto_arima), then the p with the lowest
+    AIC, every p scored on the same residuals of the same series, so the choice does not depend on units."""
 
     MAX_P = 2
 
@@ -103,22 +123,20 @@ class ArimaPredictor(_WindowedPredictor):
         if series.size < ARIMA_MIN_POINTS or np.ptp(series) == 0.0:
             self.order = None
             return float(series[-1])
-        best: tuple[float, int, int, np.ndarray] | None = None
-        for d in (0, 1):
-            work = np.diff(series, n=d)
-            for p in range(self.MAX_P + 1):
-                fit = _ar_fit(work, p)
-                if fit is None:
-                    continue
-                coef, rss, n = fit
-                aic = n * math.log(max(rss / n, 1e-12)) + 2 * (p + 1)
-                if best is None or aic < best[0] - 1e-9:
-                    best = (aic, p, d, coef)
-        if best is None:
-            return float(series[-1])
-        _, p, d, coef = best
-        self.order = (p, d, 0)
+        d = 1 if kpss_statistic(series) > KPSS_CRITICAL_5PCT else 0
         work = np.diff(series, n=d)
+        max_p = min(self.MAX_P, (work.size - 2) // 2)
+        if max_p < 0 or np.ptp(work) == 0.0:  # a straight line after differencing
+            self.order = (0, d, 0)
+            return float(series[-1] + work[-1]) if d else float(series[-1])
+        best: tuple[float, int, np.ndarray] | None = None
+        for p in range(max_p + 1):
+            coef, rss, n = _ar_fit(work, p, max_p)
+            aic = n * math.log(max(rss / n, 1e-300)) + 2 * (p + 1)
+            if best is None or aic < best[0] - 1e-9:
+                best = (aic, p, coef)
+        _, p, coef = best
+        self.order = (p, d, 0)
         lags = work[::-1][:p]
         step = float(coef[0] + (coef[1:] @ lags if p else 0.0))
         return step + float(series[-1]) if d == 1 else step

@@ -48,6 +48,7 @@ class Observation:
     itl_ms: float | None
     request_duration_s: float | None
     window_s: int
+    kv_hit_rate: float | None = None
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)

@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from planner.args import UsageError
-from planner.dgd import DgdError, is_ready, resolve_services, service_replicas
+from planner.dgd import DgdError, is_ready, resolve_services, running_replicas, service_replicas
 from planner.policy import Decision, Replicas
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,15 @@ class PatchActuator:
         try:
             dgd = self._get()
             return service_replicas(dgd, self._services(dgd))
+        except (DgdError, *NETWORK_ERRORS) as error:
+            log.warning("cannot read DGD %s/%s: %s", self.namespace, self.dgd_name, _brief(error))
+            return None
+
+    def running(self) -> Replicas | None:
+        """The replicas serving now (the DGD's status), `None` if unknown."""
+        try:
+            dgd = self._get()
+            return running_replicas(dgd, self._services(dgd))
         except (DgdError, *NETWORK_ERRORS) as error:
             log.warning("cannot read DGD %s/%s: %s", self.namespace, self.dgd_name, _brief(error))
             return None

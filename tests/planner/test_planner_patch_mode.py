@@ -124,3 +124,20 @@ def test_hold_patches_nothing_and_missing_dgd_is_reported(cluster):
     assert actuator.current() is None
     assert actuator.apply(decision(2, 2), now=0) == {"result": "failed", "error": "HTTP 404 Not Found"}
     assert patches(km) == []
+
+
+def test_running_replicas_come_from_the_dgd_status(cluster):
+    km, api = cluster
+    starting = dgd(decode=4)
+    starting["status"]["services"] = {"VllmPrefillWorker": {"readyReplicas": 1, "availableReplicas": 1},
+                                      "VllmDecodeWorker": {"readyReplicas": 3, "availableReplicas": 2}}
+    km.seed(DGD, NS, NAME, starting)
+    actuator = PatchActuator(api, NS, NAME)
+    assert actuator.current() == Replicas(1, 4)
+    assert actuator.running() == Replicas(1, 2)
+
+
+def test_running_replicas_unknown_without_service_status(cluster):
+    km, api = cluster
+    km.seed(DGD, NS, NAME, dgd())
+    assert PatchActuator(api, NS, NAME).running() is None

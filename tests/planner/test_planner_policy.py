@@ -138,3 +138,25 @@ def test_zero_traffic_with_max_step_walks_down(interp):
         current = Replicas(decision.prefill_replicas, decision.decode_replicas)
         trail.append((current.prefill, current.decode))
     assert trail == [(2, 4), (1, 2), (1, 1), (1, 1)]
+
+
+def test_gpu_budget_holds_after_per_role_stabilisation(interp):
+    """6P/1D (2-GPU decode engines) fills a budget of 8; a later 3P/2D recommendation must not become 6P/2D
+    (stabilisation keeps prefill at its window high while decode goes up): 10 GPUs over the budget."""
+    config = PolicyConfig(adjustment_interval=180, itl_ms=10.0, decode_engine_num_gpu=2, max_gpu_budget=8,
+                          scale_down_stabilization_s=600)
+    current = Replicas(6, 1)
+    history = ((0.0, current),)
+    factors = CorrectionFactors()
+    # 3 prefill replicas' worth of prefill and 2 decode replicas' worth of decode
+    prefill_thpt = interp.prefill.thpt_per_gpu(2048)
+    decode_best = interp.decode.find_best_throughput_per_gpu(10.0, 2048 + 128).thpt_per_gpu
+    num_req = 2.5 * prefill_thpt * 180 / 2048
+    osl = 1.5 * 2 * decode_best * 180 / num_req
+    load = Load(num_req=num_req, isl=2048, osl=osl)
+    plain = dynamo_replicas(load, factors, interp, config).replicas
+    assert plain == Replicas(3, 2)
+    decision, _ = decide(config, interp, obs(num_req, osl=osl), load, factors, current, history, 180.0)
+    final = Replicas(decision.prefill_replicas, decision.decode_replicas)
+    assert final.gpus(config) <= 8
+    assert final.decode == 2

@@ -92,3 +92,38 @@ def test_warmup_trace_buckets_requests_per_interval(tmp_path):
     trace.write_text('{"timestamp": 1}\n')
     with pytest.raises(WarmupTraceError, match="trace.jsonl:1: .*input_length"):
         load_warmup_trace(trace, 60)
+
+
+def test_arima_order_and_forecast_do_not_depend_on_units():
+    """Requests per interval or per second, tokens or kilotokens: the same model, the forecast in proportion.
+    (AIC used to be compared between the differenced and undifferenced series, over different residual counts,
+    so the order flipped with the units: (1, 0, 0) for this series, (2, 1, 0) for it times 1000.)"""
+    rng = np.random.default_rng(0)
+    series = np.cumsum(rng.normal(0, 1, 30)) * 0.3 + rng.normal(0, 1, 30) + 20
+    small = feed(ArimaPredictor(50), series)
+    large = feed(ArimaPredictor(50), series * 1000.0)
+    assert small.order == large.order
+    assert large.predict() == pytest.approx(small.predict() * 1000.0, rel=1e-9)
+
+
+def test_kpss_differences_a_random_walk_but_not_noise():
+    walk = feed(ArimaPredictor(50), np.cumsum(np.random.default_rng(4).normal(0, 1, 50)) + 100)
+    walk.predict()
+    noise = feed(ArimaPredictor(50), np.random.default_rng(5).normal(100, 1, 50))
+    noise.predict()
+    assert walk.order[1] == 1 and noise.order[1] == 0
+
+
+def test_burst_margin_goes_on_the_request_count_only():
+    """A burst of requests in one interval and long prompts in another: the forecast keeps the burst's count
+    but the last ISL and OSL, not the high quantile of each (which would stack the margin three times)."""
+    from planner.core import Predictors
+    from planner.prometheus import Observation
+
+    predictors = Predictors.of_kind("burst", make_predictor)
+    for num_req, isl, osl in [(100, 1000, 100)] * 5 + [(300, 1000, 100), (100, 4000, 400)] + [(100, 1000, 100)] * 2:
+        predictors.observe(Observation(num_req=num_req, isl=isl, osl=osl, ttft_ms=None, itl_ms=None,
+                                       request_duration_s=None, window_s=60))
+    load = predictors.predict()
+    assert load.num_req == pytest.approx(float(np.quantile([100] * 8 + [300], 0.9)))
+    assert (load.isl, load.osl) == (1000, 100)

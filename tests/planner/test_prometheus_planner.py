@@ -88,6 +88,23 @@ def test_decision_matches_hand_computation(prometheus, interpolators):
                                   "isl": pytest.approx(2048), "osl": pytest.approx(256)}
 
 
+class StartingDeployment(InMemoryDeployment):
+    """10 decode replicas desired, 5 of them still starting: 5 serve."""
+
+    def running(self) -> Replicas:
+        return Replicas(self.replicas.prefill, 5)
+
+
+def test_decode_correction_counts_the_running_replicas(prometheus, interpolators):
+    """The observed ITL was produced by the 5 replicas serving, not the 10 desired: concurrency 40 per worker."""
+    decision, _ = make_planner(prometheus.url, interpolators, StartingDeployment(Replicas(2, 10))).step(
+        at=NAN_FROM - 300)
+    # concurrency = 9000 / 5 workers * 4 s / 180 s = 40; kv = 40 * 2176 / 100000 -> ix = round(.8704 * 99)
+    expected_itl = profiles.decode_itl(round(40 * 2176 / profiles.MAX_KV_TOKENS * 99) / 99)
+    assert decision.correction_factors["decode"] == pytest.approx(12.0 / expected_itl, rel=1e-6)
+    assert decision.current == Replicas(2, 10)
+
+
 def test_prometheus_down_holds_current_replicas(interpolators, caplog):
     with run_prometheus() as server:
         url = server.url
