@@ -1,9 +1,25 @@
-"""Reading a secret (a Git or forge token) from an explicit value, an environment variable or a file."""
+"""Reading a secret (a Git or forge token) from an explicit value, an environment variable or a file; and
+taking credentials out of URLs before they are logged or written anywhere."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping
+
+# `scheme://userinfo@`: the userinfo runs to the last `@` before the host's `/` (a password may hold a raw `@`,
+# which libgit2 and httpx accept), and stops at whitespace so that URLs inside longer text are found too.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, or a message holding URLs) with every `user:password@` replaced by `***@`, safe to log."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def strip_userinfo(url: str) -> str:
+    """The URL without any `user:password@` part (for URLs written into generated files)."""
+    return _URL_USERINFO.sub(r"\g<scheme>", url, count=1)
 
 
 def resolve_secret(

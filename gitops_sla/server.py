@@ -17,15 +17,15 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gitops_sla.listener import Listener, ListenerLimits, Request, Response
 from gitops_sla.reconcile.engine import PassReport, Reconciler
 
 log = logging.getLogger(__name__)
-MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+UNHEALTHY_AFTER_FAILED_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def check_webhook(headers: dict[str, str], body: bytes, secret: str | None, bran
         return WebhookVerdict(200, forge, "ignored", f"event '{event}' ignored")
     try:
         ref = _push_payload(headers, body).get("ref", "")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
         return WebhookVerdict(400, forge, "bad-request", "the push payload is neither JSON nor a form with a JSON "
                                                          "'payload' field; set the webhook's content type to JSON")
     if ref != f"refs/heads/{branch}":
@@ -94,16 +94,18 @@ class WatchLoop:
     election), passes run only while it says True; a standby waits and stays healthy."""
 
     def __init__(self, reconciler: Reconciler, interval_s: float, *, webhook_secret: str | None = None,
-                 leader: Callable[[], bool] | None = None):
+                 leader: Callable[[], bool] | None = None, limits: ListenerLimits = ListenerLimits()):
         self.reconciler = reconciler
         self.interval_s = interval_s
         self.webhook_secret = webhook_secret
         self.leader = leader
+        self.limits = limits
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.last_report: PassReport | None = None
         self.last_pass_at: float | None = None
-        self._server: ThreadingHTTPServer | None = None
+        self.failed_in_a_row = 0
+        self._listener: Listener | None = None
 
     def trigger(self) -> None:
         self._wake.set()
@@ -111,12 +113,12 @@ class WatchLoop:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._listener is not None:
+            self._listener.stop()
 
     def run(self, on_report=None) -> None:
         first = True
+        metrics = self.reconciler.metrics
         while not self._stop.is_set():
             self._wake.clear()
             if self.leader is not None and not self.leader():
@@ -129,70 +131,46 @@ class WatchLoop:
             except Exception:  # a bug must not end the service; the next pass tries again
                 log.exception("reconcile pass crashed")
                 report = PassReport(None, False, error="internal error, see the log")
+                metrics.passes.labels("crashed").inc()
             first = first and report.error is not None
+            self.failed_in_a_row = self.failed_in_a_row + 1 if report.error else 0
+            metrics.failed_passes_in_a_row.set(self.failed_in_a_row)
             self.last_report, self.last_pass_at = report, time.time()
             if on_report is not None:
                 on_report(report)
             self._wake.wait(self.interval_s)
 
     def healthy(self) -> bool:
-        """Alive when a pass ended within three intervals (stall detection)."""
-        return self.last_pass_at is not None and time.time() - self.last_pass_at < 3 * self.interval_s + 60
+        """Alive when a pass ended within three intervals (stall detection) and the last
+        `UNHEALTHY_AFTER_FAILED_PASSES` passes did not all fail (a crash loop, an unreachable remote)."""
+        return (self.last_pass_at is not None and time.time() - self.last_pass_at < 3 * self.interval_s + 60
+                and self.failed_in_a_row < UNHEALTHY_AFTER_FAILED_PASSES)
+
+    def handle(self, request: Request) -> Response:
+        """`GET /healthz`, `GET /metrics`, and webhooks on `POST` to any path."""
+        path = request.path.split("?")[0]
+        if request.method == "POST":
+            verdict = check_webhook(request.headers, request.body, self.webhook_secret, self.reconciler.branch)
+            self.reconciler.metrics.webhooks.labels(verdict.forge, verdict.outcome).inc()
+            if verdict.outcome == "triggered":
+                self.trigger()
+            body = json.dumps({"result": verdict.outcome, "message": verdict.message}).encode()
+            return Response(verdict.status, body, "application/json")
+        if request.method != "GET":
+            return Response(405, b"method not allowed\n")
+        if path == "/healthz":
+            ok = self.healthy()
+            report = self.last_report
+            detail = {"ok": ok, "lastPassAt": self.last_pass_at, "failedPassesInARow": self.failed_in_a_row,
+                      "lastError": report.error if report else None, "head": report.head if report else None,
+                      "leader": self.leader() if self.leader is not None else None}
+            return Response(200 if ok else 503, json.dumps(detail).encode(), "application/json")
+        if path == "/metrics":
+            return Response(200, generate_latest(self.reconciler.metrics.registry), CONTENT_TYPE_LATEST)
+        return Response(404, b"not found\n")
 
     def listen(self, host: str, port: int) -> tuple[str, int]:
-        """Serve `/healthz`, `/metrics` and webhooks in a background thread; returns the bound address."""
-        loop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt: str, *args: object) -> None:
-                log.debug("http: " + fmt, *args)
-
-            def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                path = self.path.split("?")[0]
-                if path == "/healthz":
-                    ok = loop.healthy()
-                    report = loop.last_report
-                    detail = {"ok": ok, "lastPassAt": loop.last_pass_at,
-                              "lastError": report.error if report else None,
-                              "head": report.head if report else None,
-                              "leader": loop.leader() if loop.leader is not None else None}
-                    self._send(200 if ok else 503, json.dumps(detail).encode(), "application/json")
-                elif path == "/metrics":
-                    self._send(200, generate_latest(loop.reconciler.metrics.registry), CONTENT_TYPE_LATEST)
-                else:
-                    self._send(404, b"not found\n")
-
-            def do_POST(self) -> None:
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                except ValueError:
-                    length = -1
-                if length < 0:  # a negative length would read until the client hangs up
-                    self.close_connection = True
-                    self._send(400, b"Content-Length must be a non-negative integer\n")
-                    return
-                if length > MAX_WEBHOOK_BYTES:
-                    self._send(413, b"payload too large\n")
-                    return
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                verdict = check_webhook(headers, body, loop.webhook_secret, loop.reconciler.branch)
-                loop.reconciler.metrics.webhooks.labels(verdict.forge, verdict.outcome).inc()
-                if verdict.outcome == "triggered":
-                    loop.trigger()
-                self._send(verdict.status, json.dumps({"result": verdict.outcome, "message": verdict.message})
-                           .encode(), "application/json")
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="http").start()
-        return self._server.server_address[0], self._server.server_address[1]
+        """Serve `/healthz`, `/metrics` and webhooks in a background thread; returns the bound address.
+        Raises `OSError` when the address cannot be bound (e.g. the port is in use)."""
+        self._listener = Listener(self.handle, self.limits)
+        return self._listener.start(host, port)

@@ -27,6 +27,7 @@ from gitops_sla.models.dgdr import ObjectMeta
 from gitops_sla.models.convert import FLAG_OF_PLANNER_KEY, from_v1alpha1, from_v1beta1, from_v1beta1_spec
 from gitops_sla.models.dgdr_v1beta1 import API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1
 from gitops_sla.models.request import SlaRequest
+from gitops_sla.models.repo_config import OPERATOR_ONLY_FORGE_KEYS
 from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
 from profiler import dynamo_planner_config
 from profiler.config import Section, planner_key_error, planner_value_error
@@ -625,7 +626,11 @@ def _check_tenancy(request: SlaRequest, collector: _Collector, *, repo_path: str
         if overrides and overrides.namespace:
             targets.append((("spec", "deploymentOverrides", "namespace"), overrides.namespace))
         for path, namespace in targets:
-            if not repo_config.namespace_allowed(repo_path, namespace, folder_namespace):
+            if pattern := repo_config.protected(namespace):
+                collector.add(path, f"namespace '{namespace}' is a protected system namespace ('{pattern}' in "
+                              "gitops-sla.yaml's protectedNamespaces, by default kube-*, flux-system, argocd and "
+                              "gitops-sla-system); deploy into a namespace of your own")
+            elif not repo_config.namespace_allowed(repo_path, namespace, folder_namespace):
                 allowed = repo_config.allowed_namespace_patterns(repo_path, folder_namespace)
                 where = ", ".join(allowed) if allowed else "none (no tenancy rule matches this path)"
                 collector.add(path, f"namespace '{namespace}' is not allowed for {repo_path} by gitops-sla.yaml "
@@ -730,6 +735,12 @@ def validate_repo_config(source: str | Path | bytes, *, file: str | None = None)
     collector = _Collector(doc)
     config = _model_issues(doc, collector, RepoConfig)
     if isinstance(config, RepoConfig):
+        if config.forge is not None:
+            for name, where in OPERATOR_ONLY_FORGE_KEYS.items():
+                if getattr(config.forge, name) is not None:
+                    collector.add(("forge", name), f"ignored: where credentials go is the reconciler operator's "
+                                  f"choice ({where}), never the repository's; remove it", severity="warning",
+                                  at_key=True)
         for index, rule in enumerate(config.tenancy):
             for position, pattern in enumerate(rule.paths):
                 if not pattern.startswith((f"{layout.REQUESTS_DIR}/", "**")):

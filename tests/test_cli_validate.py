@@ -143,3 +143,22 @@ def test_pre_commit_hook_definition() -> None:
     assert re.search(hook["files"], "requests/team-a/chat.yaml")
     assert re.search(hook["files"], "gitops-sla.yaml")
     assert not re.search(hook["files"], "generated/team-a/chat/dgd.yaml")
+
+
+def test_symlinked_requests_are_reported_never_read(repo: Path, tmp_path: Path, capsys) -> None:
+    host_file = tmp_path / "host-secret.yaml"
+    host_file.write_text("apiVersion: nvidia.com/v1alpha1\nkind: DynamoGraphDeploymentRequest\n"
+                         "metadata: {name: x}\nspec: {host-key-canary: 1}\n")
+    (repo / "requests" / "team-a").mkdir()
+    (repo / "requests" / "team-a" / "chat.yaml").symlink_to(host_file)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").symlink_to(host_file)
+    (outside / "y.yaml").write_text(host_file.read_text())  # a plain file in a linked folder
+    (repo / "requests" / "team-b").symlink_to(outside)
+    for args in ([str(repo)], [str(repo / "requests" / "team-a" / "chat.yaml")],
+                 [str(repo / "requests" / "team-b" / "x.yaml")], [str(repo / "requests" / "team-b" / "y.yaml")],
+                 ["--output", "json", str(repo)]):
+        code, out, err = _run(capsys, *args)
+        assert code == 1 and "canary" not in out + err
+        assert "is a symbolic link" in out and "commit the file itself" in out

@@ -233,8 +233,7 @@ def test_tenancy_globs() -> None:
 
 def test_forge_settings_never_hold_the_token() -> None:
     forge = RepoConfig.model_validate({"forge": {"owner": "o", "repository": "r", "tokenFile": "/run/token"}}).forge
-    assert (forge.api_url, forge.token_env, forge.token_file) == ("https://api.github.com", "GITOPS_SLA_FORGE_TOKEN",
-                                                                  "/run/token")
+    assert (forge.api_url, forge.token_env, forge.token_file) == (None, None, "/run/token")  # read, then ignored
     with pytest.raises(ValidationError, match="secret into Git"):
         RepoConfig.model_validate({"forge": {"owner": "o", "repository": "r", "token": "ghp_x"}})
 

@@ -163,6 +163,20 @@ def test_tenancy_rules_apply_to_metadata_and_override_namespaces() -> None:
     assert "none (no tenancy rule matches this path)" in message
 
 
+@pytest.mark.parametrize("folder", ["kube-system", "kube-public", "flux-system", "argocd"])
+def test_system_namespaces_are_protected_by_default(folder: str) -> None:
+    text = REQUEST.replace("  name: chat", f"  name: chat\n  namespace: {folder}")
+    (message,) = _issues(text, repo_path=f"requests/{folder}/chat.yaml", repo_config=RepoConfig())
+    assert f"metadata.namespace: namespace '{folder}' is a protected system namespace" in message
+    moved = REQUEST.replace("  profilingConfig:", f"  deploymentOverrides:\n    namespace: {folder}\n  profilingConfig:")
+    (message,) = _issues(moved, repo_path="requests/team-a/chat.yaml",
+                         repo_config=RepoConfig.model_validate({"tenancy": [{"paths": ["**"], "namespaces": ["*"]}]}))
+    assert "spec.deploymentOverrides.namespace" in message and "protected" in message
+    lifted = RepoConfig.model_validate({"protectedNamespaces": []})
+    assert _issues(text, repo_path=f"requests/{folder}/chat.yaml", repo_config=lifted) == []
+    assert _issues(REQUEST, repo_path="requests/default/chat.yaml", repo_config=RepoConfig()) == []
+
+
 def test_overwritten_fields_are_warnings() -> None:
     text = REQUEST.replace("sla: {", "engine: {backend: sglang}\n      deployment: {model: other}\n      sla: {")
     result = validate_request_file(text.encode(), file="f.yaml")

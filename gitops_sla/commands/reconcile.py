@@ -3,10 +3,10 @@
 --once runs one pass and exits (0: no errors). --watch runs a pass every --interval seconds and at once on
 a push webhook, serving /healthz, /metrics and webhooks on --listen.
 
-Credentials (never logged): Git over HTTP(S) from --git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE]
-(user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull requests from --forge-token-file or
-GITOPS_SLA_FORGE_TOKEN[_FILE], else the `forge` section of gitops-sla.yaml (tokenEnv/tokenFile); the
-webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
+Credentials (never logged, and only ever the operator's choice, never the repository's): Git over HTTP(S) from
+--git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE] (user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull
+requests to --forge-api-url or GITOPS_SLA_FORGE_API_URL (default api.github.com) with --forge-token-file or
+GITOPS_SLA_FORGE_TOKEN[_FILE]; the webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
 
 High availability (--watch --leader-elect): every replica campaigns for a coordination.k8s.io/v1 Lease
 (--lease NAMESPACE/NAME); only its holder runs passes, the others wait and take over when it is gone.
@@ -22,11 +22,15 @@ import signal
 import sys
 from pathlib import Path
 
+import pygit2
+
 from gitops_sla import layout
 from gitops_sla.cluster.errors import ClusterConfigError
 from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
+from gitops_sla.forge.github import ENV_REPO as ENV_FORGE_REPO
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
+from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.secrets import resolve_secret
 from gitops_sla.reconcile.engine import PassReport, Reconciler, RequestOutcome
 from gitops_sla.validation import validate_repo_config
@@ -56,19 +60,34 @@ def _repo_config(mirror: Mirror, branch: str) -> RepoConfig:
 
 
 def resolve_forge(args: argparse.Namespace, mirror: Mirror) -> GitHubForge | None:
-    """Flags and GITOPS_SLA_FORGE_* first, then gitops-sla.yaml's `forge` section."""
+    """The forge for pull requests. Where credentials go and which files or variables hold them is the operator's
+    choice: the API URL and the token come from flags and GITOPS_SLA_FORGE_* variables only, never from the
+    repository. gitops-sla.yaml may name the repository (`owner`/`repository`) when the operator names none."""
     section = _repo_config(mirror, args.branch).forge if mirror.head(args.branch) else None
-    token = None
-    token_file = args.forge_token_file
-    if section is not None and not token_file and not os.environ.get("GITOPS_SLA_FORGE_TOKEN"):
-        token = os.environ.get(section.token_env) if section.token_env else None
-        token_file = token_file or section.token_file
     settings = ForgeSettings.resolve(
-        api_url=args.forge_api_url or (section.api_url if section else None),
-        repo=args.forge_repo or (f"{section.owner}/{section.repository}" if section else None),
-        token=token, token_file=token_file, remote_url=mirror.url,
+        api_url=args.forge_api_url,
+        repo=args.forge_repo or os.environ.get(ENV_FORGE_REPO) or (
+            f"{section.owner}/{section.repository}" if section else None),
+        token_file=args.forge_token_file, remote_url=mirror.url,
     )
     return GitHubForge(settings) if settings else None
+
+
+def check_pushable(repo: str, branch: str) -> None:
+    """Git refuses a push to the checked-out branch of a non-bare repository (such as the one `gitops-sla init`
+    creates), so say so before any profiling rather than after it."""
+    if is_remote_url(repo):
+        return
+    try:
+        local = pygit2.Repository(str(Path(repo).expanduser()))
+    except pygit2.GitError:
+        return  # not a repository: the mirror's fetch says so
+    if local.is_bare or local.head_is_unborn or local.head.shorthand != branch:
+        return
+    raise GitSyncError(
+        f"{repo} has branch '{branch}' checked out, and Git refuses pushes to a checked-out branch; reconcile a "
+        f"bare copy instead: git clone --bare {repo} {repo.rstrip('/')}.git, then --repo {repo.rstrip('/')}.git "
+        "(or push the repository to a Git server and pass its URL)")
 
 
 def build_reconciler(args: argparse.Namespace) -> Reconciler:
@@ -77,6 +96,7 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     from gitops_sla.reconcile.profiling import BackgroundBackend, InlineBackend
     from profiler.version import PROFILER_VERSION
 
+    check_pushable(args.repo, args.branch)
     mirror = open_mirror(args)
     mirror.fetch()
     profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
@@ -166,7 +186,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"leader election: {elector.identity} campaigns for lease {args.lease}", flush=True)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
-        bound = loop.listen(host or "127.0.0.1", int(port))
+        try:
+            bound = loop.listen(host or "127.0.0.1", int(port))
+        except (OSError, ValueError) as exc:
+            reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+            print(f"error: cannot listen on {args.listen} ({reason}): another reconciler or program may use the "
+                  "port; stop it, or pass another --listen HOST:PORT (or --listen '' for no listener)",
+                  file=sys.stderr)
+            return 1
         print(f"listening on http://{bound[0]}:{bound[1]} (/healthz, /metrics, webhooks)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())  # a pod's shutdown: finish the pass, hand over
     try:
@@ -203,8 +230,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(--watch; empty to disable; default 127.0.0.1:8080)")
     parser.add_argument("--webhook-secret-file", help=f"file with the webhook secret (default: ${ENV_WEBHOOK_SECRET}, "
                         f"${ENV_WEBHOOK_SECRET_FILE})")
-    parser.add_argument("--forge-api-url", help="GitHub REST API URL (default: gitops-sla.yaml, then api.github.com)")
-    parser.add_argument("--forge-repo", metavar="OWNER/NAME", help="repository for pull requests")
+    parser.add_argument("--forge-api-url", help="GitHub REST API URL (default: $GITOPS_SLA_FORGE_API_URL, then api.github.com)")
+    parser.add_argument("--forge-repo", metavar="OWNER/NAME", help="repository for pull requests (default: "
+                        "$GITOPS_SLA_FORGE_REPO, then gitops-sla.yaml's forge.owner/repository, then the --repo URL)")
     parser.add_argument("--forge-token-file", help="file holding the forge token (default: $GITOPS_SLA_FORGE_TOKEN)")
     parser.add_argument("--profile-cache", type=Path, help="folder caching profiling outputs by spec hash")
     parser.add_argument("--background-profiling", action="store_true",

@@ -41,6 +41,8 @@ class FileReport:
 
 def _peek_kind(path: Path) -> str | None:
     """The file's `kind`; a v1beta1 DGDR spec on its own (a top-level `model`, no kind) counts as a DGDR."""
+    if path.is_symlink():
+        return None
     try:
         data = load_yaml_file(path).data
     except YamlError:
@@ -71,7 +73,12 @@ def discover(paths: list[Path]) -> list[tuple[Path, FileKind]]:
             relative = file.relative_to(path).parts
             if any(part.startswith(".") or part in _SKIPPED_DIRS for part in relative[:-1]):
                 continue
-            if not file.is_file() or not file.name.endswith(_YAML_SUFFIXES):
+            if not file.name.endswith(_YAML_SUFFIXES):
+                continue
+            if file.is_symlink():  # reported, never read: its target may be any file of the host
+                found.append((file, "repo-config" if file.name == layout.REPO_CONFIG_FILE else "request"))
+                continue
+            if not file.is_file():
                 continue
             if file.name == layout.REPO_CONFIG_FILE:
                 found.append((file, "repo-config"))
@@ -99,9 +106,26 @@ def _repo_config(root: Path, cache: dict[Path, RepoConfig | None]) -> RepoConfig
     return cache[root]
 
 
+def _links_out(path: Path) -> bool:
+    """Whether `path` is a link, or a folder between it and the repository root above it is one."""
+    if path.is_symlink():
+        return True
+    crossed = False
+    for folder in path.absolute().parents:
+        if (folder / layout.REPO_CONFIG_FILE).is_file() and not (folder / layout.REPO_CONFIG_FILE).is_symlink():
+            return crossed
+        crossed = crossed or folder.is_symlink()
+    return False
+
+
 def check_file(path: Path, kind: FileKind, config_cache: dict[Path, RepoConfig | None]) -> FileReport:
     """Validate one file, with its repository's settings when it lies in one."""
     name = str(path)
+    if _links_out(path):
+        issue = ValidationIssue(file=name, line=1, column=1, path="", message="is a symbolic link (or lies in a "
+                                "linked folder); gitops-sla validate does not follow links, and Git stores a link, "
+                                "not the file it points to: commit the file itself")
+        return FileReport(name, kind, [issue])
     if not path.exists():
         issue = ValidationIssue(file=name, line=1, column=1, path="", message="no such file or folder")
         return FileReport(name, kind, [issue])

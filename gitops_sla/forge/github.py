@@ -15,7 +15,7 @@ from typing import Literal, Mapping
 
 import httpx
 
-from gitops_sla.secrets import resolve_secret
+from gitops_sla.secrets import redact_url, resolve_secret
 
 ENV_API_URL = "GITOPS_SLA_FORGE_API_URL"
 ENV_REPO = "GITOPS_SLA_FORGE_REPO"
@@ -51,7 +51,12 @@ class ForgeSettings:
     token: str = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"ForgeSettings(api_url={self.api_url!r}, repo={self.repo!r}, token='***')"
+        return f"ForgeSettings(api_url={self.display_url!r}, repo={self.repo!r}, token='***')"
+
+    @property
+    def display_url(self) -> str:
+        """The API URL without credentials, for messages."""
+        return redact_url(self.api_url)
 
     @classmethod
     def resolve(
@@ -131,13 +136,13 @@ class GitHubForge:
             response = self._client.request(method, url, headers={"Authorization": f"Bearer {self.settings.token}"},
                                             **kwargs)
         except httpx.HTTPError as exc:
-            raise ForgeError(f"{method} {self.settings.api_url}{url} failed: {type(exc).__name__}") from None
+            raise ForgeError(f"{method} {self.settings.display_url}{url} failed: {type(exc).__name__}") from None
         if response.status_code in (401, 403):
-            raise ForgeError(f"{method} {self.settings.api_url}{url}: {response.status_code}, the forge refused the "
+            raise ForgeError(f"{method} {self.settings.display_url}{url}: {response.status_code}, the forge refused the "
                              f"token; check {ENV_TOKEN} / --forge-token-file and its permissions")
         if response.status_code >= 400:
             detail = response.text[:300].replace(self.settings.token, "***")
-            raise ForgeError(f"{method} {self.settings.api_url}{url}: {response.status_code} {detail}")
+            raise ForgeError(f"{method} {self.settings.display_url}{url}: {response.status_code} {detail}")
         return response
 
     def pulls_for_branch(self, head: str, base: str) -> list[PullRequest]:
@@ -145,7 +150,7 @@ class GitHubForge:
         owner = self.settings.repo.split("/")[0]
         response = self._call("GET", "/pulls", params={"head": f"{owner}:{head}", "base": base, "state": "all",
                                                        "sort": "created", "direction": "desc", "per_page": 100})
-        call = f"GET {self.settings.api_url}/repos/{self.settings.repo}/pulls"
+        call = f"GET {self.settings.display_url}/repos/{self.settings.repo}/pulls"
         items = _json(response, call)
         if not isinstance(items, list):
             raise ForgeError(f"{call} did not answer with a list of pull requests")

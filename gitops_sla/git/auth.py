@@ -7,7 +7,6 @@ answers once and raises on the second call: a wrong password fails in one round 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -15,20 +14,12 @@ from typing import Mapping
 import pygit2
 
 from gitops_sla.git.errors import GitAuthError
-from gitops_sla.secrets import resolve_secret
+from gitops_sla.secrets import redact_url, resolve_secret
 
 ENV_USERNAME = "GITOPS_SLA_GIT_USERNAME"
 ENV_TOKEN = "GITOPS_SLA_GIT_TOKEN"
 ENV_TOKEN_FILE = "GITOPS_SLA_GIT_TOKEN_FILE"
 DEFAULT_USERNAME = "x-access-token"  # what GitHub expects with a token; other forges ignore the name
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any `user:password@` part replaced, safe to log."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", url)
-
 
 @dataclass(frozen=True)
 class GitCredentials:

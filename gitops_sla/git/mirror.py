@@ -38,7 +38,11 @@ def _remote_url(url_or_path: str) -> str:
     """A URL as given, or an existing local path made absolute (libgit2 resolves it relative to the mirror)."""
     if "://" in url_or_path or url_or_path.startswith("git@"):
         return url_or_path
-    return str(Path(url_or_path).expanduser().resolve())
+    path = Path(url_or_path).expanduser().resolve()
+    if not path.is_dir():
+        raise GitSyncError(f"repository {url_or_path} does not exist; pass a Git URL (https://..., ssh://..., "
+                           "git@host:path) or the path of an existing repository")
+    return str(path)
 
 
 class Mirror:
@@ -77,7 +81,7 @@ class Mirror:
         return RemoteCallbacks(self.credentials, self.url)
 
     def _git_error(self, action: str, exc: pygit2.GitError) -> GitSyncError:
-        return GitSyncError(f"{action} {redact_url(self.url)} failed: {exc}")
+        return GitSyncError(redact_url(f"{action} {self.url} failed: {exc}"))
 
     def remote_heads(self) -> dict[str, str]:
         """Branch -> commit id on the remote (one ls-remote round trip, nothing downloaded)."""

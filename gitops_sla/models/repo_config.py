@@ -12,17 +12,16 @@ selection:                      # how engines are picked, for requests whose pro
 tenancy:                        # which request paths may target which namespaces ({namespace}: the folder)
   - paths: ["requests/*/*.yaml"]
     namespaces: ["{namespace}"]
+protectedNamespaces: ["kube-*", "flux-system", "argocd", "gitops-sla-system"]  # the default: never targeted
 planner:                        # rendered into every generated Planner service's args
   mode: git                     # git | patch | advisory  (--mode)
   commitPeriodSeconds: 600      # git mode: at most one replica commit per period (--git-commit-period)
   gitRepo: https://github.com/my-org/my-gitops-repo.git  # git mode: where planner pods push (--git-repo);
                                 #   default: the reconciler's --repo URL (a local path is left out, warned)
   pullRequest: false            # git mode: propose replica changes as pull requests (--git-pull-request)
-forge:                          # pull requests (GitHub REST v3 or compatible)
-  apiUrl: https://api.github.com
-  owner: my-org
+forge:                          # pull requests: the repository, when the operator names none; the API URL
+  owner: my-org                 #   and the token are the operator's (--forge-api-url, GITOPS_SLA_FORGE_*)
   repository: my-gitops-repo
-  tokenEnv: GITOPS_SLA_FORGE_TOKEN   # or tokenFile: /var/run/secrets/forge/token -- never the token itself
 ```
 """
 
@@ -40,9 +39,19 @@ from profiler.config import ProfileConfig
 
 REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
 NAMESPACE_PLACEHOLDER = "{namespace}"
+# Namespaces no tenancy rule grants unless `protectedNamespaces` says otherwise: Kubernetes' own and the GitOps
+# controllers' (a request in `requests/kube-system/` must not deploy into kube-system). `default` is not among
+# them: Dynamo's quick-starts deploy there.
+PROTECTED_NAMESPACES = ("kube-*", "flux-system", "argocd", "gitops-sla-system")
 
 DeliveryMode = Literal["pull-request", "commit"]
 PlannerMode = Literal["git", "patch", "advisory"]
+# Keys of the `forge` section that would let the repository decide where credentials go: warned about, ignored.
+OPERATOR_ONLY_FORGE_KEYS = {
+    "api_url": "--forge-api-url or GITOPS_SLA_FORGE_API_URL",
+    "token_env": "GITOPS_SLA_FORGE_TOKEN",
+    "token_file": "--forge-token-file or GITOPS_SLA_FORGE_TOKEN_FILE",
+}
 _BAD_BRANCH = re.compile(r"^/|\.\.|//|@\{|\.lock$|/$|\.$|[\x00-\x20~^:?*\[\\\x7f]")
 
 
@@ -129,13 +138,17 @@ class PlannerSettings(StrictModel):
 
 
 class ForgeSettings(StrictModel):
-    """Where pull requests are opened. The token is read at run time from `tokenEnv` or `tokenFile`."""
+    """The repository pull requests are opened in (`owner`/`repository`), when the operator names none.
+
+    Where credentials go and which files or variables hold them is the operator's choice (the reconciler's flags
+    and `GITOPS_SLA_FORGE_*` variables), never the repository's: `apiUrl`, `tokenEnv` and `tokenFile` are still
+    read so that older files stay valid, reported as warnings and ignored (`OPERATOR_ONLY_FORGE_KEYS`)."""
 
     type: Literal["github"] = "github"
-    api_url: str = "https://api.github.com"
+    api_url: str | None = None
     owner: Annotated[str, StringConstraints(min_length=1)]
     repository: Annotated[str, StringConstraints(min_length=1)]
-    token_env: str | None = "GITOPS_SLA_FORGE_TOKEN"
+    token_env: str | None = None
     token_file: str | None = None
 
     @model_validator(mode="before")
@@ -145,14 +158,16 @@ class ForgeSettings(StrictModel):
             for key in ("token", "password", "apiToken", "accessToken"):
                 if key in data:
                     raise ValueError(
-                        f"'{key}' would put a secret into Git; set tokenEnv (an environment variable name) "
-                        "or tokenFile (a file path) instead"
+                        f"'{key}' would put a secret into Git; the reconciler's operator gives the forge token "
+                        "(--forge-token-file or GITOPS_SLA_FORGE_TOKEN[_FILE])"
                     )
         return data
 
     @field_validator("api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"apiUrl {value!r} is not an http(s) URL")
         return value.rstrip("/")
@@ -174,6 +189,7 @@ class RepoConfig(StrictModel):
     tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     forge: ForgeSettings | None = None
+    protected_namespaces: list[str] = Field(default_factory=lambda: list(PROTECTED_NAMESPACES))
 
     @field_validator("target_branch")
     @classmethod
@@ -188,8 +204,15 @@ class RepoConfig(StrictModel):
             return self.default_mode
         return "commit" if auto_apply else "pull-request"
 
+    def protected(self, namespace: str) -> str | None:
+        """The `protectedNamespaces` pattern that `namespace` matches, if any."""
+        return next((p for p in self.protected_namespaces if fnmatch.fnmatchcase(namespace, p)), None)
+
     def namespace_allowed(self, request_path: str, namespace: str, folder_namespace: str | None = None) -> bool:
-        """May the request at `request_path` target `namespace`? Some rule matching the path must allow it."""
+        """May the request at `request_path` target `namespace`? It must not be protected, and some rule
+        matching the path must allow it."""
+        if self.protected(namespace):
+            return False
         return any(
             rule.matches_path(request_path) and rule.allows(namespace, folder_namespace) for rule in self.tenancy
         )

@@ -10,7 +10,7 @@ STATES = ("Pending", "Profiling", "Deploying", "Ready", "Failed")
 class ReconcilerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
-        self.passes = Counter("gitops_sla_reconcile_passes", "Reconcile passes by result (idle, work, error)",
+        self.passes = Counter("gitops_sla_reconcile_passes", "Reconcile passes by result (idle, work, error, crashed)",
                               ["result"], registry=self.registry)
         self.pass_duration = Histogram("gitops_sla_reconcile_pass_duration_seconds", "Duration of a reconcile pass",
                                        ["result"], registry=self.registry,
@@ -27,6 +27,9 @@ class ReconcilerMetrics:
                               registry=self.registry)
         self.last_success = Gauge("gitops_sla_last_successful_pass_timestamp_seconds",
                                   "Unix time of the last pass that ended without error", registry=self.registry)
+        self.failed_passes_in_a_row = Gauge("gitops_sla_failed_passes_in_a_row",
+                                            "Consecutive passes that ended with an error or crashed (0: the last "
+                                            "pass worked)", registry=self.registry)
         self.webhooks = Counter("gitops_sla_webhooks", "Webhook deliveries by forge and outcome",
                                 ["forge", "outcome"], registry=self.registry)
         for state in STATES:

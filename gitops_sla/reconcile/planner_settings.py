@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +18,9 @@ from gitops_sla import layout
 from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.replicas_patch import REPLICAS_FILE
+from gitops_sla.secrets import strip_userinfo
 from profiler.config import ProfileConfig
 
-_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
 GIT_PATH_KEY = "planner_git_path"
 GIT_TARGET_KEYS = ("planner_git_repo", "planner_git_branch", GIT_PATH_KEY)
 
@@ -33,7 +32,7 @@ def planner_repo_url(config: RepoConfig, reconciler_url: str | None) -> str | No
         return config.planner.git_repo
     if reconciler_url is None or not is_remote_url(reconciler_url):
         return None
-    return _USERINFO.sub(r"\g<scheme>", reconciler_url)
+    return strip_userinfo(reconciler_url)
 
 
 @dataclass(frozen=True)
