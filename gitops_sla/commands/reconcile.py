@@ -33,6 +33,7 @@ from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.secrets import resolve_secret
 from gitops_sla.reconcile.engine import PassReport, Reconciler, RequestOutcome
+from gitops_sla.reconcile.profiling import ProfilingBackend
 from gitops_sla.validation import validate_repo_config
 
 ENV_WEBHOOK_SECRET = "GITOPS_SLA_WEBHOOK_SECRET"
@@ -100,10 +101,11 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     mirror = open_mirror(args)
     mirror.fetch()
     profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
-    backend = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
+    offline = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
                else InlineBackend(profile, PROFILER_VERSION))
     forge = resolve_forge(args, mirror)
-    return Reconciler(mirror, backend, branch=args.branch, forge=forge, progress=print_progress,
+    return Reconciler(mirror, online_backend(args, offline), branch=args.branch, forge=forge,
+                      progress=print_progress, progress_interval_s=args.progress_interval,
                       readiness=readiness_tracker(args, forge) if args.track_deployments else None)
 
 
@@ -113,6 +115,36 @@ def readiness_tracker(args: argparse.Namespace, forge: GitHubForge | None) -> Re
     from gitops_sla.cluster.readiness import KubeDeploymentReader
 
     return ReadinessTracker(KubeDeploymentReader(api_client(args.kubeconfig)), statuses=forge)
+
+
+def online_backend(args: argparse.Namespace, offline: ProfilingBackend) -> ProfilingBackend:
+    """`offline` for estimates, and for measured requests what --online-engines says: none, a local process per
+    request, or a Job on the cluster (which also fills the hardware of requests that enable GPU discovery)."""
+    from gitops_sla.reconcile.profiling import RoutingBackend
+    from profiler.version import PROFILER_VERSION
+
+    options = tuple(args.engine_option or ())
+    if args.online_engines == "none":
+        return RoutingBackend(offline)
+    if args.online_engines != "kubernetes":
+        from gitops_sla.reconcile.online import LocalProcessBackend
+
+        work = args.online_work_dir or Path.home() / ".cache" / "gitops-sla" / "online"
+        extra = tuple(arg for option in options for arg in ("--engine-option", option))
+        local = LocalProcessBackend(work, args.online_engines, PROFILER_VERSION, extra_args=extra)
+        return RoutingBackend(offline, local)
+    from gitops_sla.cluster.client import api_client
+    from gitops_sla.cluster.discovery import DiscoveringBackend
+    from gitops_sla.cluster.jobs import JobBackend, JobSettings
+
+    api = api_client(args.kubeconfig)  # ClusterConfigError says what to set
+    from profiler.version import DEFAULT_PLANNER_IMAGE  # this project's image: it holds the profiler too
+
+    settings = JobSettings(image=args.profiling_image or DEFAULT_PLANNER_IMAGE,
+                           service_account=args.profiling_service_account,
+                           trust_request_image=args.trust_request_profiler_image, engine_options=options)
+    return DiscoveringBackend(RoutingBackend(offline, JobBackend(api, settings, PROFILER_VERSION)), api)
+
 
 
 class WebhookSecretError(ValueError):
@@ -252,5 +284,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="seconds the leader keeps working without renewing the Lease (default 10)")
     cluster.add_argument("--retry-period", type=float, default=2.0,
                          help="seconds between Lease renewals and takeover attempts (default 2)")
+    online = parser.add_argument_group("online profiling (requests with sweep.useAiConfigurator: false)")
+    online.add_argument("--online-engines", choices=("none", "kubernetes", "local-dynamo", "endpoint"), default="none",
+                        help="where measured profiling runs: a Job per request on the cluster (kubernetes), a local "
+                        "process (local-dynamo: Dynamo mocker engines on 127.0.0.1; endpoint: a running endpoint), or "
+                        "none: such requests fail unless gitops-sla.yaml sets onlineProfiling.fallback: estimate")
+    online.add_argument("--engine-option", action="append", metavar="KEY=VALUE",
+                        help="an option for the engine provider, passed to `python -m profiler --engine-option`")
+    online.add_argument("--online-work-dir", type=Path,
+                        help="local runs' folders, by spec hash (default: ~/.cache/gitops-sla/online)")
+    online.add_argument("--progress-interval", type=float, default=180.0, metavar="SECONDS",
+                        help="write a long run's progress into status.yaml at most this often (default 180)")
+    online.add_argument("--profiling-image",
+                        help="kubernetes: the profiling Job's image (default: this project's, gitops-sla:VERSION)")
+    online.add_argument("--profiling-service-account", default="gitops-sla-profiler",
+                        help="kubernetes: the Job's service account (default: %(default)s)")
+    online.add_argument("--trust-request-profiler-image", action="store_true",
+                        help="kubernetes: run the request's spec.profilingConfig.profilerImage instead (it must "
+                        "contain this project; the repository then chooses code run with the Job's permissions)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
     parser.set_defaults(handler=run)

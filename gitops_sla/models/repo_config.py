@@ -19,6 +19,9 @@ planner:                        # rendered into every generated Planner service'
   gitRepo: https://github.com/my-org/my-gitops-repo.git  # git mode: where planner pods push (--git-repo);
                                 #   default: the reconciler's --repo URL (a local path is left out, warned)
   pullRequest: false            # git mode: propose replica changes as pull requests (--git-pull-request)
+onlineProfiling:                # requests with sweep.useAiConfigurator: false (measured on engines)
+  fallback: fail                # fail | estimate: without an engine provider (the reconciler's --online-engines),
+                                #   fail them saying what to configure, or answer with the AI Configurator estimate
 forge:                          # pull requests: the repository, when the operator names none; the API URL
   owner: my-org                 #   and the token are the operator's (--forge-api-url, GITOPS_SLA_FORGE_*)
   repository: my-gitops-repo
@@ -81,6 +84,14 @@ class SelectionDefaults(StrictModel):
         if not update:
             return config
         return config.model_copy(update={"selection": config.selection.model_copy(update=update)})
+
+
+class OnlineProfilingSettings(StrictModel):
+    """What the repository allows for online requests. Where engines run is the operator's choice (the
+    reconciler's `--online-engines`); the repository only says whether, without engines, the estimate may stand in
+    (`estimate`, said in the status and the PR) or the request fails (`fail`, the default)."""
+
+    fallback: Literal["fail", "estimate"] = "fail"
 
 
 class TenancyRule(StrictModel):
@@ -188,6 +199,7 @@ class RepoConfig(StrictModel):
     selection: SelectionDefaults = Field(default_factory=SelectionDefaults)
     tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    online_profiling: OnlineProfilingSettings = Field(default_factory=OnlineProfilingSettings)
     forge: ForgeSettings | None = None
     protected_namespaces: list[str] = Field(default_factory=lambda: list(PROTECTED_NAMESPACES))
 

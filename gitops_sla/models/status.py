@@ -67,6 +67,8 @@ class DGDRStatus(WrittenModel):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     profiling_results: str | None = None
+    profiling_phase: str | None = None  # Dynamo v1beta1's sub-phase while Profiling (e.g. SweepingDecode)
+    profiling_progress: str | None = None  # while Profiling: measurements done/planned, e.g. "5/12"
     generated_deployment: dict[str, Any] | None = None
     deployment: DeploymentStatus | None = None
 

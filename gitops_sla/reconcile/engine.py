@@ -55,10 +55,11 @@ from gitops_sla.reconcile.inputs import (
 )
 from gitops_sla.reconcile.metrics import ReconcilerMetrics
 from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
-from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, ProfilingBackend, Running
+from gitops_sla.reconcile.profiling import BackendUnavailable, ProfileJob, ProfileOutput, ProfilingBackend, Running
 from gitops_sla.reconcile.readiness import ReadinessTracker
 from gitops_sla.validation import RequestValidation, validate_request_file
 from profiler.errors import ProfilingError
+from profiler.progress import ProgressState
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Reconciler:
         output_cache_size: int = 32,
         progress: Callable[[RequestKey, RequestOutcome | None], None] | None = None,
         readiness: ReadinessTracker | None = None,
+        progress_interval_s: float = 180.0,
     ):
         self.mirror = mirror
         self.backend = backend
@@ -133,6 +135,8 @@ class Reconciler:
         self._states: dict[RequestKey, str] = {}
         self._outputs: OrderedDict[str, ProfileOutput] = OrderedDict()
         self._output_cache_size = output_cache_size
+        self.progress_interval_s = progress_interval_s
+        self._progress_written: dict[RequestKey, tuple[float, ProgressState | None]] = {}
         self._lock = threading.Lock()
         self._warned_repo_url = False
         self.progress = progress or (lambda key, outcome: None)
@@ -193,8 +197,9 @@ class Reconciler:
             try:
                 outcome, pushed = self._reconcile(key, snapshot, config, planner_keys, generator, requests,
                                                   bases_cache, key in forced, revalidate)
-            except (GitSyncError, ForgeError) as exc:
-                kind = "forge" if isinstance(exc, ForgeError) else "git"
+            except (GitSyncError, ForgeError, BackendUnavailable) as exc:
+                kind = ("forge" if isinstance(exc, ForgeError) else
+                        "profiling" if isinstance(exc, BackendUnavailable) else "git")
                 self.metrics.errors.labels(kind).inc()
                 self._pending.add(key)
                 outcome, pushed = RequestOutcome(key[0], key[1], "error", message=str(exc)), None
@@ -374,15 +379,15 @@ class Reconciler:
         profile_config = config.selection.apply(profile_config)  # the repo's selection defaults
         profile_config = planner_keys.apply(profile_config, *key)
         job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
-                         snapshot.read_blob(base_blob) if base_blob else None)
+                         snapshot.read_blob(base_blob) if base_blob else None, config.online_profiling.fallback)
         result = self._outputs.get(digest)
         if result is None:
             started = time.perf_counter()
             try:
                 result = self.backend.run(job)
             except Exception as exc:  # any failure of this request's profiling is this request's status ...
-                if _environmental(exc):
-                    raise  # ... but a full disk is the machine's: the next pass tries again
+                if _environmental(exc) or isinstance(exc, BackendUnavailable):
+                    raise  # ... but a full disk, or a cluster API that is down, is not: the next pass tries again
                 self.metrics.errors.labels("profiling").inc()
                 status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                            reason=_profiling_reason(exc),
@@ -391,13 +396,19 @@ class Reconciler:
                 return self._commit_status(key, blob, base, digest, source, status, "profiling failed")
             if isinstance(result, Running):
                 self._pending.add(key)
-                if recorded is not None and recorded.spec_hash == digest and recorded.state == "Profiling":
-                    return RequestOutcome(*key, "profiling", "Profiling", message=result.message), None
                 status = out.profiling_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
-                                              message=result.message, model=model, backend=backend)
-                outcome, pushed = self._commit_status(key, blob, base, digest, source, status, "profiling started")
+                                              message=result.message, model=model, backend=backend,
+                                              progress=result.progress)
+                if recorded is not None and recorded.spec_hash == digest and recorded.state == "Profiling":
+                    if not self._progress_due(key, result.progress):
+                        return RequestOutcome(*key, "profiling", "Profiling", message=result.message), None
+                    outcome, pushed = self._commit_progress(key, blob, base, digest, source, status)
+                else:
+                    outcome, pushed = self._commit_status(key, blob, base, digest, source, status, "profiling started")
+                self._progress_written[key] = (time.monotonic(), result.progress)
                 self._pending.add(key)
                 return outcome, pushed
+            self._progress_written.pop(key, None)
             self.metrics.profile_duration.observe(time.perf_counter() - started)
             self._remember(digest, result)
         self._pending.discard(key)
@@ -470,6 +481,41 @@ class Reconciler:
         action: Action = "profiling" if state == "Profiling" else "failed"
         message = status.status.conditions[-1].message if status.status.conditions else ""
         return RequestOutcome(*key, action, state, pushed.commit, message=message), pushed
+
+    def _progress_due(self, key: RequestKey, progress: ProgressState | None) -> bool:
+        """Mirror a long run's progress into `status.yaml` at most every `progress_interval_s`, and only when it
+        moved. A process that finds a run already `Profiling` (a restart) starts its clock then."""
+        last = self._progress_written.get(key)
+        if last is None:
+            self._progress_written[key] = (time.monotonic(), None)
+            return False
+        return progress is not None and progress != last[1] and time.monotonic() - last[0] >= self.progress_interval_s
+
+    def _commit_progress(
+        self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str, source: str,
+        status: RequestStatusFile,
+    ) -> tuple[RequestOutcome, PushResult]:
+        """Replace a `Profiling` status of the same inputs with one carrying newer progress."""
+        files = out.status_only_files(key, status)
+        request_path = layout.request_path(*key)
+
+        def build(head: Snapshot) -> Changes | None:
+            if head.blob_id(request_path) != blob or (base is not None and head.blob_id(base[0]) != base[1]):
+                return None
+            found = read_recorded(head, key)
+            if found is None or found[0].spec_hash != digest or found[0].state != "Profiling":
+                return None  # finished, failed or re-requested meanwhile: that status stands
+            if all(head.read(path) == data for path, data in files.items()):
+                return None
+            return Changes(files)
+
+        pushed = commit_changes(self.mirror, self.branch, build, out.commit_subject(key, "profiling progress"),
+                                out.trailers(key, source, digest), author=self.author, retry=self.retry,
+                                fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        return RequestOutcome(*key, "profiling", "Profiling", pushed.commit,
+                              message=status.status.conditions[-1].message), pushed
 
     def _delete(self, key: RequestKey, snapshot: Snapshot) -> tuple[RequestOutcome, PushResult]:
         request_path = layout.request_path(*key)

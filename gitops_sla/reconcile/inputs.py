@@ -32,30 +32,35 @@ RequestKey = tuple[str, str]  # (namespace, name)
 @dataclass(frozen=True)
 class Generator:
     """What besides a request's files decides its output, the same for every request of a pass: the
-    profiler version, the digest of the repository's planner settings (`RepoPlannerKeys.digest`) and its
+    profiler version, the digest of the repository's planner settings (`RepoPlannerKeys.digest`), its
     default AI Configurator target and selection settings (`aiConfigurator`, `selection` in gitops-sla.yaml,
-    used by requests that name none)."""
+    used by requests that name none) and whether online requests may fall back to that estimate
+    (`onlineProfiling.fallback`)."""
 
     profiler_version: str
     planner_digest: str
     aic_defaults: str = ""
+    online_fallback: str = "fail"
 
     @classmethod
     def for_repo(cls, profiler_version: str, config: RepoConfig, planner_digest: str) -> "Generator":
         """The generator of a pass over a repository with this config."""
         defaults, selection = config.ai_configurator, config.selection.digest()
         return cls(profiler_version, planner_digest, f"{defaults.system} {defaults.backend_version or '-'}"
-                   + (f" selection {selection}" if selection else ""))
+                   + (f" selection {selection}" if selection else ""), config.online_profiling.fallback)
 
 
 def spec_hash(key: RequestKey, request_blob: str, base: tuple[str, str] | None, generator: Generator) -> str:
     """`sha256:<hex>` of the inputs: request path and blob id, base config (path, blob id) if any, profiler
-    version, planner settings digest, the repository's default AI Configurator target."""
+    version, planner settings digest, the repository's default AI Configurator target, and its
+    `onlineProfiling.fallback` when not the default."""
     text = f"gitops-sla-inputs/v2\nrequest {key[0]}/{key[1]} {request_blob}\n"
     if base is not None:
         text += f"base {base[0]} {base[1]}\n"
     text += f"profiler {generator.profiler_version}\nplanner {generator.planner_digest}\n"
     text += f"aic-defaults {generator.aic_defaults}\n"
+    if generator.online_fallback != "fail":  # the default adds no line: hashes from before the setting stay valid
+        text += f"online-fallback {generator.online_fallback}\n"
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -22,6 +22,7 @@ from gitops_sla.models import (
 )
 from gitops_sla.reconcile.inputs import STATUS_FILE, RequestKey
 from gitops_sla.reconcile.profiling import ProfileOutput
+from profiler.progress import ProgressState
 from gitops_sla.replicas_patch import (
     REPLICAS_FILE,
     DgdError,
@@ -78,12 +79,31 @@ def failed_status(
                              profiler_version=profiler_version, status=status, issues=list(issues))
 
 
+def describe_progress(progress: ProgressState) -> str:
+    """`measuring, 5/12 measurements (decode TP=2 (vllm)), about 3m10s left`."""
+    text = progress.phase
+    if progress.total:
+        text += f", {progress.done}/{progress.total} measurements"
+    if progress.mapping:
+        text += f" ({progress.mapping})"
+    if progress.eta_s is not None:
+        minutes, seconds = divmod(int(progress.eta_s), 60)
+        text += f", about {minutes}m{seconds:02d}s left"
+    return text
+
+
 def profiling_status(
     key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, message: str,
-    model: str, backend: str,
+    model: str, backend: str, progress: ProgressState | None = None,
 ) -> RequestStatusFile:
-    """`Profiling`: a long profiling run has started; a later pass records its result."""
-    status = (DGDRStatus(state="Profiling", backend=backend)
+    """`Profiling`: a long profiling run has started; a later pass records its result. With `progress`, the
+    phase and `done/total` measurements are in `profilingPhase`/`profilingProgress` and the message."""
+    if progress is not None:
+        message = f"{message}: {describe_progress(progress)}"
+    status = (DGDRStatus(state="Profiling", backend=backend,
+                         profiling_phase=progress.phase if progress else None,
+                         profiling_progress=(f"{progress.done}/{progress.total}" if progress and progress.total
+                                             else None))
               .with_condition("Validation", "True", "ValidationPassed", "The request is valid")
               .with_condition("Profiling", "False", "ProfilingRunning", message))
     return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,

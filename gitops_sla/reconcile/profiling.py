@@ -9,14 +9,19 @@ commits the result. `BackgroundBackend` does that for any synchronous profile fu
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Literal, Protocol
 
 from gitops_sla.models import ResultSummary
 from gitops_sla.models.request import SlaRequest
 from profiler.config import ProfileConfig
+from profiler.errors import ProfilingError
+from profiler.progress import ProgressState
+
+OnlineFallback = Literal["fail", "estimate"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,12 @@ class ProfileJob:
     config: ProfileConfig
     base_config_path: str | None = None
     base_config: bytes | None = None
+    online_fallback: OnlineFallback = "fail"  # gitops-sla.yaml `onlineProfiling.fallback`
+
+    @property
+    def online(self) -> bool:
+        """Does the request ask for measured profiling (`sweep.useAiConfigurator: false`)?"""
+        return not self.config.sweep.use_ai_configurator
 
 
 @dataclass(frozen=True)
@@ -48,16 +59,24 @@ class ProfileOutput:
 
 @dataclass(frozen=True)
 class Running:
-    """Profiling has started and is not finished; ask again in a later pass."""
+    """Profiling has started and is not finished; ask again in a later pass. `progress`: where a long run
+    stands (phase, n/m measurements), when the backend knows."""
 
     message: str = "Profiling is in progress"
+    progress: ProgressState | None = None
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot tell how profiling stands right now (its API server failed after retries): not a
+    profiling failure; the request stays pending and a later pass asks again."""
 
 
 class ProfilingBackend(Protocol):
     version: str
 
     def run(self, job: ProfileJob) -> ProfileOutput | Running:
-        """The output, or `Running`; raises `profiler.errors.ProfilingError` when profiling failed."""
+        """The output, or `Running`; raises `profiler.errors.ProfilingError` when profiling failed, and
+        `BackendUnavailable` when it cannot tell for now."""
 
 
 ProfileFn = Callable[[ProfileJob], ProfileOutput]
@@ -102,3 +121,38 @@ class BackgroundBackend:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+FALLBACK_WARNING = ("measured profiling was asked for (sweep.useAiConfigurator: false) but this reconciler has no "
+                    "engine provider; gitops-sla.yaml sets onlineProfiling.fallback: estimate, so these numbers are "
+                    "AI Configurator estimates, not measurements")
+
+
+class RoutingBackend:
+    """Routes each request by its method: `useAiConfigurator: true` to `offline` (the estimate), false to `online`
+    (measured on engines). Without an online backend an online request fails, naming what to configure, unless
+    the repository's `onlineProfiling.fallback: estimate` allows the estimate, which the output then says."""
+
+    def __init__(self, offline: ProfilingBackend, online: ProfilingBackend | None = None):
+        self.offline = offline
+        self.online = online
+        self.version = offline.version
+
+    def run(self, job: ProfileJob) -> ProfileOutput | Running:
+        if not job.online:
+            return self.offline.run(job)
+        if self.online is not None:
+            return self.online.run(job)
+        if job.online_fallback != "estimate":
+            raise ProfilingError(
+                "this request asks for measured profiling (sweep.useAiConfigurator is false) and the reconciler has "
+                "no engine provider: start it with --online-engines kubernetes (a profiling Job on the cluster) or "
+                "--online-engines local-dynamo, or set sweep.useAiConfigurator: true in the request for the AI "
+                "Configurator estimate, or allow that estimate for online requests with `onlineProfiling: "
+                "{fallback: estimate}` in gitops-sla.yaml")
+        result = self.offline.run(job)
+        if isinstance(result, Running):
+            return result
+        warnings = [FALLBACK_WARNING, *result.warnings]
+        return dataclasses.replace(result, warnings=warnings,
+                                   summary=result.summary.model_copy(update={"warnings": warnings}))
