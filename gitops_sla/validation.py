@@ -343,9 +343,10 @@ def _issue_from_error(error: dict[str, Any], collector: _Collector, root: type[B
     collector.add(loc, f"{message} (got {_shown(value)})")
 
 
-def _model_issues(doc: LoadedYaml, collector: _Collector, model: type[BaseModel]) -> BaseModel | None:
+def _model_issues(doc: LoadedYaml, collector: _Collector, model: type[BaseModel], data: Any = None) -> BaseModel | None:
+    """`data` (default: the document's) validated as `model`, errors located in the document."""
     try:
-        return model.model_validate(doc.data)
+        return model.model_validate(doc.data if data is None else data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             if _is_planner_error(error, doc):
@@ -395,8 +396,69 @@ RECONCILER_OWNED_PLANNER_KEYS = {
 }
 
 
-def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
-    planner = _get(doc.data, *_PROFILE_CONFIG, "planner")
+# What `kubectl get dgdr -o yaml` adds to a request Dynamo accepted: the API server's metadata and the
+# operator's status. Dynamo takes such a file back, so these are ignored here with a warning at their line.
+SERVER_SET_METADATA = ("creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers",
+                       "generation", "managedFields", "ownerReferences", "resourceVersion", "selfLink", "uid")
+
+
+def _accept_dynamo_dump(doc: LoadedYaml, collector: _Collector) -> tuple[Any, dict[str, Any]]:
+    """The document without what Dynamo 0.8 accepts and ignores (server-set metadata, `status`, planner keys
+    without the `planner_` prefix), each with a warning; a prefix-less planner key whose meaning is clear
+    (`metricPullingPrometheusEndpoint` -> `planner_metric_pulling_prometheus_endpoint`) is read as that key.
+    Returns the data and the renamed planner keys (new key -> the key in the file, where issues are located)."""
+    data = doc.data
+    renamed: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        return data, renamed
+    data = dict(data)
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict):
+        for key in metadata:
+            if key in SERVER_SET_METADATA:
+                collector.add(("metadata", key), "ignored: set by the Kubernetes API server (a `kubectl get -o "
+                              "yaml` dump); remove it", severity="warning", at_key=True)
+        data["metadata"] = {k: v for k, v in metadata.items() if k not in SERVER_SET_METADATA}
+    if "status" in data:
+        collector.add(("status",), "ignored: the reconciler writes the status to generated/<namespace>/<name>/"
+                      "status.yaml; remove it", severity="warning", at_key=True)
+        del data["status"]
+    planner = _get(data, *_PROFILE_CONFIG, "planner")
+    if isinstance(planner, dict):
+        kept: dict[Any, Any] = {}
+        for key, value in planner.items():
+            snake = snake_case(str(key))
+            if snake in FLAGS_BY_PASSTHROUGH_KEY or snake.startswith("planner_"):
+                kept[key] = value  # a known key, or a typo of a key Dynamo reads: checked by _check_planner
+            elif f"planner_{snake}" in FLAGS_BY_PASSTHROUGH_KEY and not any(
+                    snake_case(str(other)) == f"planner_{snake}" for other in planner):
+                kept[f"planner_{snake}"] = value
+                renamed[f"planner_{snake}"] = key
+                if f"planner_{snake}" in RECONCILER_OWNED_PLANNER_KEYS:
+                    continue  # refused by _check_planner
+                collector.add(_PROFILE_CONFIG + ("planner", key), f"read as planner_{snake} (Dynamo's profiler "
+                              f"passes only planner_<flag> keys on, so Dynamo ignored it); write planner_{snake}",
+                              severity="warning", at_key=True)
+            else:
+                collector.add(_PROFILE_CONFIG + ("planner", key), "ignored: not a planner_<flag> key, which Dynamo's "
+                              "profiler ignores too; remove it", severity="warning", at_key=True)
+        data = _replace(data, _PROFILE_CONFIG + ("planner",), kept)
+    return data, renamed
+
+
+def _replace(data: dict, path: tuple[str, ...], value: Any) -> dict:
+    """A copy of `data` with the value at `path` (keys in either spelling, as `_get` finds them) replaced."""
+    head, *rest = path
+    key = head if head in data else next(k for k in data if isinstance(k, str) and snake_case(k) == snake_case(head))
+    return {**data, key: _replace(data[key], tuple(rest), value) if rest else value}
+
+
+def _check_planner(doc: LoadedYaml, collector: _Collector, data: Any = None,
+                   renamed: dict[str, Any] | None = None) -> None:
+    """Planner passthrough keys one by one (in `data`, default the document's; `renamed` maps a key read under
+    another name to the key in the file, where its issues are located)."""
+    planner = _get(doc.data if data is None else data, *_PROFILE_CONFIG, "planner")
+    renamed = renamed or {}
     if planner is None:
         return
     path = _PROFILE_CONFIG + ("planner",)
@@ -404,12 +466,13 @@ def _check_planner(doc: LoadedYaml, collector: _Collector) -> None:
         collector.add(path, f"must be a mapping of planner_<flag>: value, not {_shown(planner)}")
         return
     seen: dict[str, str] = {}
-    for key, value in planner.items():
-        key_error = planner_key_error(str(key))
+    for read_as, value in planner.items():
+        key = renamed.get(read_as, read_as)
+        key_error = planner_key_error(str(read_as))
         if key_error:
             collector.add(path + (key,), key_error, at_key=True)
             continue
-        snake = snake_case(str(key))
+        snake = snake_case(str(read_as))
         if snake in seen:
             collector.add(path + (key,), f"'{seen[snake]}' and '{key}' are the same planner setting; keep one",
                           at_key=True)
@@ -669,8 +732,9 @@ def validate_request_file(
         _check_planner_1x(doc, collector, ("spec", "features", "planner"))
         document = _model_issues(doc, collector, DynamoGraphDeploymentRequestV1Beta1)
     else:
-        _check_planner(doc, collector)
-        document = _model_issues(doc, collector, DynamoGraphDeploymentRequest)
+        accepted, renamed = _accept_dynamo_dump(doc, collector)
+        _check_planner(doc, collector, accepted, renamed)
+        document = _model_issues(doc, collector, DynamoGraphDeploymentRequest, accepted)
     _name_both_api_versions(collector)
     folder_namespace, _ = _check_path(doc, collector, repo_path)
     _check_names(doc, collector)

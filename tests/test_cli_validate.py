@@ -162,3 +162,38 @@ def test_symlinked_requests_are_reported_never_read(repo: Path, tmp_path: Path, 
         code, out, err = _run(capsys, *args)
         assert code == 1 and "canary" not in out + err
         assert "is a symbolic link" in out and "commit the file itself" in out
+
+
+DUMP = ROOT / "tests" / "data" / "dynamo" / "kubectl-get-dgdr-0.8.yaml"
+
+
+def test_a_kubectl_dump_dynamo_accepted_is_accepted_with_warnings_and_strict_refuses_it(capsys) -> None:
+    code, out, err = _run(capsys, str(DUMP))
+    assert code == 0 and "0 error(s), 8 warning(s)" in err
+    assert f"{DUMP}:43:3: metadata.resourceVersion: warning: ignored: set by the Kubernetes API server" in out
+    assert f"{DUMP}:67:1: status: warning: ignored" in out
+    assert (f"{DUMP}:54:9: spec.profilingConfig.config.planner.metricPullingPrometheusEndpoint: warning: read as "
+            "planner_metric_pulling_prometheus_endpoint") in out
+    code, out, err = _run(capsys, "--strict", str(DUMP))
+    assert code == 1 and "8 error(s), 0 warning(s)" in err and ": warning:" not in out
+
+
+def test_the_dumps_planner_key_is_read_under_its_meaning() -> None:
+    from gitops_sla.validation import validate_request_file
+
+    result = validate_request_file(DUMP)
+    planner = result.document.spec.profiling_config.config.planner
+    assert planner["planner_metric_pulling_prometheus_endpoint"].startswith("http://prometheus-kube-prometheus")
+
+
+@pytest.mark.parametrize("key, message, severity", [
+    ("planner_metric_puling_prometheus_endpoint", "did you mean 'planner_metric_pulling_prometheus_endpoint'", "error"),
+    ("gitRepo", "planner_git_repo is set by the reconciler", "error"),
+    ("someDashboardHint", "ignored: not a planner_<flag> key", "warning"),
+])
+def test_planner_keys_dynamo_reads_stay_strict(key: str, message: str, severity: str) -> None:
+    from gitops_sla.validation import validate_request_file
+
+    text = DUMP.read_text().replace("plannerMinEndpoint: 1", f"{key}: x")
+    (issue,) = [i for i in validate_request_file(text.encode(), file="d.yaml").issues if key in i.path]
+    assert (issue.line, issue.severity) == (55, severity) and message in issue.message

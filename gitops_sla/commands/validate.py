@@ -179,8 +179,16 @@ def _print_json(reports: list[FileReport]) -> None:
     print(json.dumps(document, indent=2))
 
 
+def strictly(report: FileReport) -> FileReport:
+    """The report with every warning made an error (`--strict`)."""
+    issues = [issue.model_copy(update={"severity": "error"}) for issue in report.issues]
+    return FileReport(report.file, report.kind, issues)
+
+
 def run(args: argparse.Namespace) -> int:
     reports = validate_paths([Path(p) for p in args.paths])
+    if args.strict:
+        reports = [strictly(report) for report in reports]
     (_print_json if args.output == "json" else _print_text)(reports)
     return 0 if all(report.ok for report in reports) else 1
 
@@ -194,4 +202,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to check")
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--strict", action="store_true", help="treat warnings (settings Dynamo accepts but ignores, "
+                        "fields the API server set) as errors")
     parser.set_defaults(handler=run)
