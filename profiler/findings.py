@@ -14,9 +14,37 @@ from profiler.estimate.sweep import SweepResult
 
 
 @dataclass(frozen=True)
+class MeasurementReport:
+    """How a measured profile was measured: on which engines, at what cost, and how the estimate compared."""
+
+    provider: str
+    measured_mappings: list[str]  # mappings deployed and measured
+    estimated_only: list[str]  # candidates left to their (calibrated) estimates
+    deployments: int
+    aiperf_runs: int
+    seconds: float
+    ttft_ratio: float | None  # measured / estimated at the SLA's ISL (median over measured mappings)
+    itl_ratio: float | None  # measured / estimated ITL (median over measured points)
+    prefill_isl_range: tuple[int, int]  # ISLs measured on the chosen prefill engine; the curve beyond is fitted
+    decode_points: list[tuple[int, float]]  # (concurrency, ITL ms) measured on the chosen decode engine
+    kv_tokens: int | None  # KV capacity of the chosen decode engine from its frontend's metrics (None: unknown)
+    prior: str  # what guided the sweep: an AI Configurator target, or why there was none
+
+    def as_dict(self) -> dict:
+        return {
+            "provider": self.provider, "prior": self.prior, "measured_mappings": self.measured_mappings,
+            "estimated_only": self.estimated_only, "deployments": self.deployments, "aiperf_runs": self.aiperf_runs,
+            "ttft_measured_over_estimated": self.ttft_ratio, "itl_measured_over_estimated": self.itl_ratio,
+            "prefill_isl_range": list(self.prefill_isl_range),
+            "decode_points": [{"concurrency": c, "itl_ms": i} for c, i in self.decode_points],
+            "kv_tokens": self.kv_tokens,
+        }
+
+
+@dataclass(frozen=True)
 class Findings:
     config: ProfileConfig
-    target: AicTarget
+    target: AicTarget | None  # None: measured without an AI Configurator estimate
     gpu_counts: list[int]
     gpus_per_node: int
     max_context_length: int
@@ -34,6 +62,7 @@ class Findings:
     configmap_name: str
     stock_planner: bool
     profiler_version: str
+    measurement: MeasurementReport | None = None  # None: estimated with AI Configurator
 
     @property
     def sla_met(self) -> bool:
@@ -50,7 +79,8 @@ def profile_json(findings: Findings) -> bytes:
             "backend": findings.target.backend,
             "version": findings.target.version,
             "model": findings.target.model,
-        },
+        } if findings.target else None,
+        **({"measured": findings.measurement.as_dict()} if findings.measurement else {}),
         "sla": {"isl": sla.isl, "osl": sla.osl, "ttft_ms": sla.ttft, "itl_ms": sla.itl},
         "sla_met": findings.sla_met,
         "gpu_counts": findings.gpu_counts,

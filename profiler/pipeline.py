@@ -1,11 +1,13 @@
-"""`profile(request)`: sweep, select, interpolate, render. Pure: no Git, no cluster, no network."""
+"""`profile(request)`: estimate (or measure) | select | interpolate | render. Pure: no Git, no cluster, no network
+(the measured path reaches engines only through an engine provider)."""
 
 from __future__ import annotations
 
 import importlib
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -13,11 +15,13 @@ from profiler import interpolation, plots
 from profiler.estimate.aic import AicTarget, Estimator, estimation_failed, resolve_target, support_matrix_warning
 from profiler.config import ProfileConfig, WorkloadConfig
 from profiler.errors import ProfilingError
-from profiler.findings import Findings, profile_json
+from profiler.engines.types import EngineProvider
+from profiler.findings import Findings, MeasurementReport, profile_json
 from profiler.planner_flags import FLAGS_BY_DEST
 from profiler.render import to_yaml
 from profiler.render.configmap import configmap_name, profile_configmap
 from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity, render_dgd
+from profiler.render.mocker import mocker_dgd
 from profiler.render.schema import validate_dgd
 from profiler.report import render_report
 from profiler.result import EngineChoice, ParetoPoint, ProfileRequest, ProfileResult, ReplicaCounts
@@ -29,6 +33,9 @@ from profiler.selection import (
 )
 from profiler.estimate.sweep import SweepResult, sweep
 from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
+
+if TYPE_CHECKING:
+    from profiler.measure.sweep import MeasureSettings
 
 BASE_CONFIGS = Path(__file__).resolve().parent / "vendor/dynamo/base-configs"
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML when PyYAML has it: same objects, faster
@@ -199,47 +206,115 @@ def _effective_config(request: ProfileRequest) -> ProfileConfig:
     return config
 
 
-def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResult:
-    """Profile one request with AI Configurator and render its DGD, ConfigMap, data, report and plots.
+def profile(
+    request: ProfileRequest,
+    *,
+    fork_plots: bool = False,
+    engines: EngineProvider | None = None,
+    measure: MeasureSettings | None = None,
+) -> ProfileResult:
+    """Profile one request and render its DGD, ConfigMap, data, report and plots: estimate | measure | select |
+    render. With `engines` (and `measure`: where AIPerf is, progress) a request with `useAiConfigurator: false`
+    is measured on engines from that provider (`profiler.measure`); otherwise it is estimated with AI Configurator.
 
     `fork_plots=True` draws half of the plots in a forked child process (same bytes, on another core); only for
     a process that runs no threads of its own, such as `python -m profiler`."""
-    config = _effective_config(request)
+    request = request.model_copy(update={"config": _effective_config(request)})
+    if engines is not None and not request.config.sweep.use_ai_configurator:
+        from profiler.measure.pipeline import profile_measured
+
+        return profile_measured(request, engines, measure, fork_plots=fork_plots)
+    config = request.config
     warnings = _ignored_settings(config) + _base_config_warnings(request)
-    target, target_warnings = resolve_target(
-        system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model
-    )
-    warnings += target_warnings
-    support_warning = support_matrix_warning(target)
-    warnings += [support_warning] if support_warning else []
-    estimator = _estimator(target)
-    shape = estimator.model_shape(config.engine.is_moe_model)
+    target, estimator, shape, counts, gpus_per_node, max_context, estimate_warnings = estimate_setup(config)
+    warnings += estimate_warnings
     sla, granularity = config.sla, config.sweep
-    with estimator.preloading(_preload_engines(config, shape), sla.isl, sla.osl):
-        _prepare_output()
-    gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node
-    counts = _gpu_range(config, estimator, shape, gpus_per_node)
-    max_context = _max_context(config, shape)
-    _check_request_fits_context(config, max_context)
 
-    result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)
-    _require_points(result)
-    policy, policy_warnings = SelectionPolicy.from_config(config)
-    selection = select_engines(result, sla, policy, _decode_probe(estimator, sla.isl, sla.osl))
-    prefill, decode = _engine_choice(selection.prefill), _engine_choice(selection.decode)
-    plan = size_replicas(config.workload, sla, selection.prefill.candidate, selection.decode.candidate, policy)
-    warnings += policy_warnings + selection.warnings
-    warnings += [_unattainable(choice) for choice in (prefill, decode) if not choice.meets_sla]
-    warnings += _budget_warning(config, plan, prefill, decode)
+    result = sweep(estimator, shape, counts, sla.isl, sla.osl, granularity.decode_interpolation_granularity)  # estimate
+    chosen = select(config, result, _decode_probe(estimator, sla.isl, sla.osl))  # select
+    warnings += chosen.warnings
 
-    prefill_mapping = selection.prefill.candidate.mapping
-    decode_point = selection.decode.candidate
+    prefill_mapping = chosen.selection.prefill.candidate.mapping
+    decode_point = chosen.selection.decode.candidate
     curve, prefill_notes = interpolation.prefill_curve(
         estimator, prefill_mapping, max_context, granularity.prefill_interpolation_granularity
     )
     surface, decode_notes = interpolation.decode_surface(
         estimator, decode_point.mapping, decode_point.max_kv_tokens or 0, max_context, granularity.decode_interpolation_granularity
     )
+    return render(  # render
+        request, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context=max_context,
+        result=result, chosen=chosen, curve=curve, surface=surface, warnings=warnings,
+        notes=result.skipped + prefill_notes + decode_notes, fork_plots=fork_plots,
+    )
+
+
+def estimate_setup(config: ProfileConfig) -> tuple[AicTarget, Estimator, ModelShape, list[int], int, int, list[str]]:
+    """Resolve the AI Configurator target and the search space: target, estimator, model shape, GPU counts,
+    GPUs per node, maximum context, and warnings. Raises `ProfilingError` when no estimate is possible."""
+    target, warnings = resolve_target(
+        system=config.aic_system, backend=config.aic_backend, version=config.aic_backend_version, model=config.aic_model
+    )
+    support_warning = support_matrix_warning(target)
+    warnings += [support_warning] if support_warning else []
+    estimator = _estimator(target)
+    shape = estimator.model_shape(config.engine.is_moe_model)
+    with estimator.preloading(_preload_engines(config, shape), config.sla.isl, config.sla.osl):
+        _prepare_output()
+    gpus_per_node = config.hardware.num_gpus_per_node or estimator.gpus_per_node
+    counts = _gpu_range(config, estimator, shape, gpus_per_node)
+    max_context = _max_context(config, shape)
+    _check_request_fits_context(config, max_context)
+    return target, estimator, shape, counts, gpus_per_node, max_context, warnings
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The select step's outcome: the selection, the engines as reported, replicas, and warnings."""
+
+    selection: Selection
+    policy: SelectionPolicy
+    prefill: EngineChoice
+    decode: EngineChoice
+    plan: ReplicaPlan | None
+    warnings: list[str]
+
+
+def select(config: ProfileConfig, result: SweepResult, probe: DecodeProbe | None) -> Chosen:
+    """Pick both engines from the sweep's points (and `probe`'s, for the fine concurrency search) and size replicas."""
+    _require_points(result)
+    sla = config.sla
+    policy, policy_warnings = SelectionPolicy.from_config(config)
+    selection = select_engines(result, sla, policy, probe)
+    prefill, decode = _engine_choice(selection.prefill), _engine_choice(selection.decode)
+    plan = size_replicas(config.workload, sla, selection.prefill.candidate, selection.decode.candidate, policy)
+    warnings = policy_warnings + selection.warnings
+    warnings += [_unattainable(choice) for choice in (prefill, decode) if not choice.meets_sla]
+    warnings += _budget_warning(config, plan, prefill, decode)
+    return Chosen(selection, policy, prefill, decode, plan, warnings)
+
+
+def render(
+    request: ProfileRequest,
+    *,
+    target: AicTarget | None,
+    gpu_counts: list[int],
+    gpus_per_node: int,
+    max_context: int,
+    result: SweepResult,
+    chosen: Chosen,
+    curve: interpolation.PrefillCurve,
+    surface: interpolation.DecodeSurface,
+    warnings: list[str],
+    notes: list[str],
+    fork_plots: bool = False,
+    measurement: MeasurementReport | None = None,
+) -> ProfileResult:
+    """The DGD, ConfigMap, interpolation data, report and plots for the chosen engines."""
+    config = request.config
+    selection, plan, prefill, decode = chosen.selection, chosen.plan, chosen.prefill, chosen.decode
+    prefill_mapping = selection.prefill.candidate.mapping
+    decode_point = selection.decode.candidate
     prefill_json, decode_json = interpolation.to_json(curve), interpolation.to_json(surface)
 
     namespace = request.dgd_namespace or request.request_namespace
@@ -264,6 +339,9 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
         planner_image=DEFAULT_PLANNER_IMAGE,
         replicas=(plan.prefill, plan.decode) if plan else None,
     )
+    if request.use_mocker:
+        dgd = mocker_dgd(dgd, backend=config.engine.backend, model=config.deployment.model, configmap_name=cm_name,
+                         image=config.deployment.dgd_image or None)
     validate_dgd(dgd)
     labels = {
         LABEL_DGDR_NAME: request.request_name,
@@ -273,10 +351,11 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
     configmap = profile_configmap(cm_name, namespace, labels, prefill_json, decode_json)
 
     findings = Findings(
-        config=config, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context_length=max_context,
+        config=config, target=target, gpu_counts=gpu_counts, gpus_per_node=gpus_per_node, max_context_length=max_context,
         sweep=result, selection=selection, replicas=plan, prefill=prefill, decode=decode, prefill_curve=curve, decode_surface=surface,
-        warnings=warnings, notes=result.skipped + prefill_notes + decode_notes, dgd_name=identity.name,
+        warnings=warnings, notes=notes, dgd_name=identity.name,
         dgd_namespace=namespace, configmap_name=cm_name, stock_planner=stock_planner, profiler_version=PROFILER_VERSION,
+        measurement=measurement,
     )
     files = {
         "dgd.yaml": to_yaml(dgd),
@@ -292,9 +371,8 @@ def profile(request: ProfileRequest, *, fork_plots: bool = False) -> ProfileResu
     return ProfileResult(
         files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,
         warnings=warnings, profiler_version=PROFILER_VERSION, dgd_name=identity.name, dgd_namespace=namespace,
-        configmap_name=cm_name, selection_rule=policy.rule, dynamo_prefill=_engine_choice(selection.dynamo_prefill),
+        configmap_name=cm_name, selection_rule=chosen.policy.rule, dynamo_prefill=_engine_choice(selection.dynamo_prefill),
         dynamo_decode=_engine_choice(selection.dynamo_decode), pareto=_pareto(selection),
         replicas=ReplicaCounts(prefill=plan.prefill, decode=plan.decode, request_rate=plan.request_rate,
                                basis=plan.basis) if plan else None,
     )
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profiler.findings import Findings
+from profiler.findings import Findings, MeasurementReport
 from profiler.plots import PLOT_FILES
 from profiler.config import DEFAULT_ITL_MARGIN, DEFAULT_TTFT_MARGIN
 from profiler.result import EngineChoice
@@ -105,15 +105,42 @@ def _replicas_text(findings: Findings, planner: str) -> str:
             f"`{findings.configmap_name}`.")
 
 
+def _ratio(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "n/a (no estimate)"
+
+
+def _measurement_lines(m: MeasurementReport) -> list[str]:
+    low, high = m.prefill_isl_range
+    points = ", ".join(f"{c}: {itl:.2f} ms" for c, itl in m.decode_points)
+    return [
+        "## Measurements",
+        "",
+        f"- Measured (deployed, AIPerf): {', '.join(m.measured_mappings)}; {m.deployments} deployment(s), "
+        f"{m.aiperf_runs} AIPerf run(s)",
+        f"- Estimated only (could not win after calibration, not deployed): {', '.join(m.estimated_only) or 'none'}",
+        f"- Calibration, measured / estimated: TTFT {_ratio(m.ttft_ratio)}, ITL {_ratio(m.itl_ratio)}",
+        f"- Prefill: TTFT measured per request at ISL {low}–{high}; the interpolation curve is a quadratic fitted to "
+        "them (points outside that range are extrapolated)",
+        f"- Decode: ITL measured at concurrency {points or 'none'}; the interpolation surface is a line in active KV "
+        "tokens fitted to them",
+        f"- KV capacity: {m.kv_tokens} tokens (frontend metric dynamo_frontend_model_total_kv_blocks x block size)"
+        if m.kv_tokens else "- KV capacity: not published by the endpoint; the estimate (or the measured range) is used",
+        "",
+    ]
+
+
 def render_report(findings: Findings) -> bytes:
     config, target, sla = findings.config, findings.target, findings.config.sla
     status = "SLA met" if findings.sla_met else "SLA not attainable"
     planner = "Dynamo's stock planner" if findings.stock_planner else "this project's planner (`python3 -m planner`)"
+    measurement = findings.measurement
     lines = [
         f"# Profile of {findings.dgd_namespace}/{findings.dgd_name}: {status}",
         "",
-        f"- Model: `{config.deployment.model}` (AI Configurator model `{target.model}`), backend `{config.engine.backend}`",
-        f"- Estimated with AI Configurator on `{target.system}`, {target.backend} {target.version} database",
+        (f"- Model: `{config.deployment.model}` (AI Configurator model `{target.model}`), backend `{config.engine.backend}`"
+         if target else f"- Model: `{config.deployment.model}`, backend `{config.engine.backend}`"),
+        (f"- Measured with AIPerf on `{measurement.provider}` engines; prior: {measurement.prior}" if measurement
+         else f"- Estimated with AI Configurator on `{target.system}`, {target.backend} {target.version} database"),
         f"- SLA: ISL {sla.isl}, OSL {sla.osl}, TTFT {sla.ttft:g} ms, ITL {sla.itl:g} ms",
         f"- GPUs per engine swept: {', '.join(map(str, findings.gpu_counts))} ({findings.gpus_per_node} per node)",
         "",
@@ -129,6 +156,8 @@ def render_report(findings: Findings) -> bytes:
         "",
         *_selection_lines(findings),
     ]
+    if measurement:
+        lines += _measurement_lines(measurement)
     if findings.warnings:
         lines += ["## Warnings", "", *[f"- {warning}" for warning in findings.warnings], ""]
     lines += [

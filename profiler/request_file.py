@@ -133,6 +133,7 @@ def _from_dgdr(
         request_name=name or metadata.get("name") or path.stem,
         request_namespace=request_namespace,
         dgd_name=overrides.get("name"),
+        use_mocker=spec.get("useMocker") is True or spec.get("deployMocker") is True,
         dgd_namespace=overrides.get("namespace"),
         labels={str(k): str(v) for k, v in _mapping(overrides.get("labels"), path, "deploymentOverrides.labels").items()},
         annotations={

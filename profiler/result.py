@@ -26,6 +26,7 @@ class ProfileRequest(BaseModel):
     request_rate: float | None = None  # requests/s
     concurrency: float | None = None  # requests in flight
     optimization_type: Literal["latency", "throughput"] | None = None
+    use_mocker: bool = False  # the DGDR's useMocker/deployMocker: render Dynamo mocker workers instead of GPU workers
 
 
 class EngineChoice(BaseModel):

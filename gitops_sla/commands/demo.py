@@ -4,6 +4,11 @@
 2. commits the quick-start's AI Configurator DGDR to `requests/default/sla-aic.yaml`,
 3. runs one reconcile pass (validation, offline profiling with AI Configurator, commit of `generated/`),
 4. prints the generated DGD's summary, the status table and the commit log.
+
+`--online` commits the quick-start's online DGDR (`useAiConfigurator: false`, Qwen/Qwen3-0.6B) instead and
+profiles it by measuring: Dynamo 1.6.1's frontend + mocker workers on 127.0.0.1 (known reference curves) and
+AIPerf 0.13.0, from the virtualenv `scripts/setup-dynamo-venv` builds (`--dynamo-python`, else
+$GITOPS_SLA_DYNAMO_PYTHON, else the script's default location).
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from gitops_sla.reconcile.engine import Reconciler
 from gitops_sla.reconcile.offline import offline_backend
 from gitops_sla.template import TEMPLATE_DIR, init_repository
 from gitops_sla.yamlsafe import load_yaml
+from profiler.errors import ProfilingError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart-aic.yaml"
+ONLINE_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dynamo-samples" / "profile_sla_dgdr.yaml"
 KEY = ("default", "sla-aic")
+ONLINE_KEY = ("default", "sla-online")
 
 
-def _seed_origin(workdir: Path) -> Path:
+def _seed_origin(workdir: Path, example: Path = EXAMPLE, key: tuple[str, str] = KEY) -> Path:
     """Template repo (without its sample request) -> bare `origin.git`; then a person commits the DGDR."""
     template = workdir / "template"
     shutil.copytree(TEMPLATE_DIR, template)
@@ -38,13 +46,14 @@ def _seed_origin(workdir: Path) -> Path:
     clone = workdir / "checkout"
     init_repository(clone, template=template)
     repo = pygit2.Repository(str(clone))
-    request = clone / layout.request_path(*KEY)
+    request = clone / layout.request_path(*key)
     request.parent.mkdir(parents=True, exist_ok=True)
-    request.write_bytes(EXAMPLE.read_bytes())
-    repo.index.add(layout.request_path(*KEY))
+    request.write_bytes(example.read_bytes())
+    repo.index.add(layout.request_path(*key))
     repo.index.write()
     person = pygit2.Signature("A. Person", "person@example.com")
-    repo.create_commit("HEAD", person, person, "Request an SLA-driven deployment of Qwen3-32B (quick-start AIC DGDR)\n",
+    what = "Qwen3-32B (quick-start AIC DGDR)" if key == KEY else "Qwen3-0.6B (quick-start online DGDR)"
+    repo.create_commit("HEAD", person, person, f"Request an SLA-driven deployment of {what}\n",
                        repo.index.write_tree(), [repo.head.target])
     origin = workdir / "origin.git"
     pygit2.clone_repository(str(clone), str(origin), bare=True)
@@ -67,12 +76,19 @@ def run(args: argparse.Namespace) -> int:
     keep = Path(args.keep).resolve() if args.keep else None
     workdir = keep or Path(tempfile.mkdtemp(prefix="gitops-sla-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    key = ONLINE_KEY if args.online else KEY
     try:
-        origin = _seed_origin(workdir)
+        try:
+            backend = _online_backend(args.dynamo_python) if args.online else offline_backend()
+        except ProfilingError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        origin = _seed_origin(workdir, ONLINE_EXAMPLE if args.online else EXAMPLE, key)
         print(f"1. GitOps repository from the template: {origin} (bare; stands in for GitHub)")
-        print(f"2. Committed the quick-start's AI Configurator DGDR as {layout.request_path(*KEY)}")
+        what = "online (measured)" if args.online else "AI Configurator"
+        print(f"2. Committed the quick-start's {what} DGDR as {layout.request_path(*key)}")
         mirror = Mirror(str(origin), workdir / "cache")
-        reconciler = Reconciler(mirror, offline_backend())
+        reconciler = Reconciler(mirror, backend)
         started = time.perf_counter()
         report = reconciler.run_pass(full=True)
         if report.error:
@@ -83,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"   {outcome.namespace}/{outcome.name}: {outcome.action}, state {outcome.state}"
                   f"{', commit ' + outcome.commit[:12] if outcome.commit else ''}{' — ' + outcome.message if outcome.message else ''}")
         snapshot = mirror.snapshot(mirror.head("main"))
-        folder = layout.generated_dir(*KEY)
+        folder = layout.generated_dir(*key)
         print(f"4. Generated {folder}/: " + ", ".join(name for name, _ in snapshot.list_dir(folder)))
         dgd = snapshot.read(f"{folder}/dgd.yaml")
         if dgd is not None:
@@ -111,8 +127,30 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _online_backend(python: str | None):
+    """Profiles by measuring on local Dynamo mocker engines (known reference curves) with AIPerf."""
+    from functools import partial
+
+    from gitops_sla.reconcile.offline import offline_profile
+    from gitops_sla.reconcile.profiling import InlineBackend
+    from profiler.engines import ProviderOptions, create
+    from profiler.measure.aiperf import find_aiperf
+    from profiler.measure.sweep import MeasureSettings
+    from profiler.progress import Progress
+    from profiler.request_file import request_from_file
+    from profiler.version import PROFILER_VERSION
+
+    config = request_from_file(ONLINE_EXAMPLE, base_config=None, name=None, namespace=None).config
+    provider = create("local-dynamo", ProviderOptions(dynamo_python=Path(python) if python else None), config)
+    settings = MeasureSettings(aiperf=find_aiperf(provider.python), progress=Progress.for_cli(None))
+    return InlineBackend(partial(offline_profile, engines=provider, measure=settings), PROFILER_VERSION)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="throwaway GitOps repo, the quick-start DGDR, one reconcile pass",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", metavar="DIR", help="create the demo in DIR and keep it")
+    parser.add_argument("--online", action="store_true",
+                        help="measure the quick-start's online DGDR on local Dynamo mocker engines with AIPerf")
+    parser.add_argument("--dynamo-python", metavar="PY", help="the python of scripts/setup-dynamo-venv's virtualenv")
     parser.set_defaults(handler=run)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from gitops_sla.models import ResultSummary
 from gitops_sla.reconcile.profiling import InlineBackend, ProfileJob, ProfileOutput
 from gitops_sla.yamlsafe import YamlError, load_yaml
 from profiler.errors import ProfilingError
 from profiler.version import PROFILER_VERSION
+
+if TYPE_CHECKING:
+    from profiler.engines import EngineProvider
+    from profiler.measure.sweep import MeasureSettings
 
 _KIND_LINE = re.compile(rb"^kind: ", re.M)
 
@@ -18,8 +23,10 @@ def kubernetes_manifests(files: dict[str, bytes]) -> list[str]:
     return sorted(name for name, data in files.items() if name.endswith((".yaml", ".yml")) and _KIND_LINE.search(data))
 
 
-def offline_profile(job: ProfileJob) -> ProfileOutput:
-    """Profile `job` with `profiler.profile` and describe the result for the reconciler."""
+def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
+                    measure: "MeasureSettings | None" = None) -> ProfileOutput:
+    """Profile `job` with `profiler.profile` and describe the result for the reconciler. With an engine
+    provider (`engines`, `measure`) a request with `useAiConfigurator: false` is measured on its engines."""
     from profiler.pipeline import profile  # imported on first use: AI Configurator's data takes a while to load
     from profiler.result import ProfileRequest
 
@@ -42,7 +49,8 @@ def offline_profile(job: ProfileJob) -> ProfileOutput:
         request_rate=job.request.workload.request_rate,
         concurrency=job.request.workload.concurrency,
         optimization_type=job.request.optimization_type,
-    ))
+        use_mocker=job.request.mocker,
+    ), engines=engines, measure=measure)
     prefill, decode = result.prefill, result.decode
     summary = ResultSummary(
         sla_met=result.sla_met,

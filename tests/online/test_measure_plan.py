@@ -1,0 +1,46 @@
+"""The measurement plan with an AI Configurator prior: only mappings that could win are deployed, calibration
+moves the estimates, and Dynamo's counting for the benchmark."""
+
+from __future__ import annotations
+
+from profiler.config import ProfileConfig
+from profiler.estimate.sweep import DecodePoint, PrefillPoint, SweepResult
+from profiler.measure.fit import fit
+from profiler.measure.sweep import _estimated_candidates
+from profiler.search_space import ParallelMapping
+
+TP = {n: ParallelMapping("TP", n) for n in (1, 2, 4, 8)}
+SLA = ProfileConfig.model_validate({"sla": {"isl": 3000, "osl": 150, "ttft": 200, "itl": 20}}).sla
+
+
+def _prior() -> SweepResult:
+    prior = SweepResult()
+    # TTFT 300/150/80/60 ms: TP=2 wins (meets 200 ms, best tokens/s/GPU); TP=4 is within 25 % of its throughput.
+    for n, ttft in ((1, 300.0), (2, 150.0), (4, 80.0), (8, 60.0)):
+        prior.prefill.append(PrefillPoint(TP[n], ttft, 3000 / ttft / n * 1000))
+    # Decode: TP=1 reaches 120 tokens/s/GPU within 20 ms; TP=2 100; TP=4 60 and TP=8 30 cannot win.
+    for n, thpt in ((1, 120.0), (2, 100.0), (4, 60.0), (8, 30.0)):
+        prior.decode.append(DecodePoint(TP[n], 4, 15.0, thpt, 100_000))
+        prior.decode.append(DecodePoint(TP[n], 8, 25.0, thpt * 1.5, 100_000))
+    return prior
+
+
+def test_only_mappings_that_could_win_are_planned():
+    prefill, decode = _estimated_candidates(_prior(), SLA)
+    assert prefill == [TP[2], TP[4]]  # 10k vs 9.4k tokens/s/GPU: within 25 %; TP=1 misses TTFT; TP=8 6.3k cannot win
+    assert decode == [TP[1], TP[2]]
+
+
+def test_calibration_moves_the_candidates():
+    # Engines measured 1.5x slower than estimated: TP=2's 225 ms misses 200 ms, so TP=4 wins; TP=2 stays a
+    # candidate (within 25 % of the target and of TP=4's throughput), TP=8 drops out.
+    prefill, _ = _estimated_candidates(_prior(), SLA, ttft_ratio=1.5)
+    assert prefill == [TP[4], TP[2]]
+
+
+def test_quadratic_fit_recovers_a_known_curve_and_refuses_a_negative_bend():
+    xs = [100, 900, 2000, 3500, 5000]
+    curve = fit(xs, [40 + 0.06 * x + 4e-6 * x * x for x in xs], 2)
+    assert abs(curve(3000) - (40 + 180 + 36)) < 1e-6
+    concave = fit(xs, [10 + 2 * x - 1e-4 * x * x for x in xs], 2)
+    assert len(concave.coefficients) == 2  # a negative quadratic term (noise) falls back to a line
