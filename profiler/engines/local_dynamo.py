@@ -1,7 +1,8 @@
 """`local-dynamo`: Dynamo 1.6.1's frontend and one aggregated mocker worker on 127.0.0.1 per mapping, timed by
 known curves: a mocker-format NPZ (`timing_npz`: one file for every mapping, or a directory holding
-`TP1.npz`, `TEP4.npz`, ... per mapping) or, by default, the built-in reference family
-(`profiler.engines.timing.reference_curves`). For tests, the demo and laptops; no GPU.
+`TP1.npz`, `TEP4.npz`, ... per mapping), AI Configurator's estimate for each mapping (`--engine-option
+timing=aic`, on the request's AI Configurator system or `--engine-option system=NAME`) or, by default, the
+built-in reference family (`profiler.engines.timing.reference_curves`). For tests, the demo and laptops; no GPU.
 
 The model directory the mocker and AIPerf read is `tokenizer_dir`, else a tiny local one built once with the
 Dynamo virtualenv and cached under `~/.cache/gitops-sla/` (nothing is downloaded).
@@ -17,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from profiler.config import ProfileConfig
 from profiler.engines.dynamo_stack import SCRIPTS, WorkerTiming, dynamo_stack
 from profiler.engines.registry import ProviderOptions, register
-from profiler.engines.timing import mocker_npz, reference_curves
+from profiler.engines.timing import AIC_GRID, GRID, aic_curves, mocker_npz, reference_curves
 from profiler.engines.types import EngineMapping, ServingEndpoint
 from profiler.errors import ProfilingError
 
@@ -82,6 +84,8 @@ class LocalDynamoProvider:
     served_model: str
     max_context: int
     timing_npz: Path | None = None
+    estimator: Any = None  # an AI Configurator Estimator: engines timed by its estimates
+    sla: tuple[int, int] = (3000, 150)  # ISL, OSL: the KV capacity of an estimated engine is sized for them
     name: str = "local-dynamo"
 
     @property
@@ -96,9 +100,13 @@ class LocalDynamoProvider:
                 if not npz.is_file():
                     raise ProfilingError(f"{self.timing_npz}: no timing data for {mapping.label} ({npz.name})")
             return WorkerTiming(npz=npz, block_size=BLOCK_SIZE)
-        curves = reference_curves(mapping.num_gpus, self.max_context)
+        if self.estimator is not None:
+            curves = aic_curves(self.estimator, mapping.parallel, self.max_context, *self.sla)
+            grid = AIC_GRID
+        else:
+            curves, grid = reference_curves(mapping.num_gpus, self.max_context), GRID
         path = work / f"{mapping.label.replace('=', '')}.npz"
-        path.write_bytes(mocker_npz(curves))
+        path.write_bytes(mocker_npz(curves, grid))
         return WorkerTiming(npz=path, kv_blocks=curves.max_kv_tokens // BLOCK_SIZE, block_size=BLOCK_SIZE)
 
     @contextmanager
@@ -117,11 +125,28 @@ def _factory(options: ProviderOptions, config: ProfileConfig) -> LocalDynamoProv
     max_context = config.engine.max_context_length or DEFAULT_MAX_CONTEXT
     if options.timing_npz is not None and not options.timing_npz.exists():
         raise ProfilingError(f"--timing {options.timing_npz}: no such file or directory")
+    timing = options.extra.get("timing", "reference")
+    if timing not in ("reference", "aic"):
+        raise ProfilingError(f"--engine-option timing={timing}: choose reference or aic (or give --timing FILE)")
+    estimator = _estimator(options, config) if timing == "aic" else None
     model_dir = options.tokenizer_dir or tiny_model_dir(python, max_context)
     return LocalDynamoProvider(
         python=python, model_dir=model_dir, served_model=options.served_model or config.deployment.model,
-        max_context=max_context, timing_npz=options.timing_npz,
+        max_context=max_context, timing_npz=options.timing_npz, estimator=estimator,
+        sla=(config.sla.isl, config.sla.osl),
     )
+
+
+def _estimator(options: ProviderOptions, config: ProfileConfig) -> Any:
+    from profiler.estimate.aic import Estimator, resolve_target
+
+    system = options.extra.get("system") or config.aic_system
+    if not system:
+        raise ProfilingError("--engine-option timing=aic needs an AI Configurator system: set sweep.aicSystem in the "
+                             "request or pass --engine-option system=h200_sxm")
+    target, _ = resolve_target(system=system, backend=config.aic_backend, version=config.aic_backend_version,
+                               model=config.aic_model)
+    return Estimator(target)
 
 
 register("local-dynamo", _factory)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-GRID = 48
+GRID = 128
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,23 @@ def reference_curves(tp: int, max_context: int, kv_tokens_per_gpu: int = 40_000)
         return (5.0 + 0.0015 * kv) / tp**0.6 + 2.0
 
     return EngineCurves(ttft, itl, kv_tokens_per_gpu * tp, max_context)
+
+
+AIC_GRID = 16  # an AI Configurator estimate costs ~30 ms: a 16 x 16 decode lattice takes seconds
+
+
+def aic_curves(estimator, mapping, max_context: int, isl: int, osl: int) -> EngineCurves:
+    """An engine timed by AI Configurator's estimate for `mapping` (`profiler.estimate.aic.Estimator`): TTFT of one
+    request, ITL of `active_kv / context` requests at that context, and the KV tokens its memory model fits at the
+    SLA's ISL/OSL."""
+    batch = estimator.max_batch_per_rank(mapping, isl, osl)
+    max_kv = max(1, batch * mapping.attention_dp_size * (isl + osl))
+
+    def ttft(prompt: float) -> float:
+        return estimator.prefill_ttft(mapping, max(1, int(prompt)))
+
+    def itl(kv: float, context: float) -> float:
+        requests = max(1, int(kv / max(context, 1.0)))
+        return estimator.decode(mapping, max(1, int(context)), 2, requests).itl_ms
+
+    return EngineCurves(ttft, itl, max_kv, max_context)
