@@ -3,9 +3,8 @@ AIPerf 0.13.0 against them: measured curves against the mocker's known timing, a
 
 from __future__ import annotations
 
-import os
 import subprocess
-from pathlib import Path
+import tempfile
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from profiler.measure.aiperf import Workload, find_aiperf, run_aiperf
 from profiler.measure.fit import fit
 from profiler.measure.kv import kv_capacity_tokens
 from profiler.config import ProfileConfig
+from profiler.errors import ProfilingError
 from support.dynamo_stack import WorkerTiming, dynamo_stack
 
 pytestmark = pytest.mark.slow
@@ -64,8 +64,11 @@ def test_stack_serves_on_loopback_and_stops(mode, dynamo_venv_python, tiny_model
     assert not _alive(pids) and not run_dir.exists()
 
 
-def test_measured_curves_match_the_mocker_timing(dynamo_venv_python, tiny_model_dir):
+def test_measured_curves_match_the_mocker_timing(dynamo_venv_python, tiny_model_dir, tmp_path, monkeypatch):
     """One deployment of a TP=2 engine with known curves; one prefill run (TTFT over ISL, fitted) and one decode run."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # every temporary directory of this run lands here
     config = ProfileConfig.model_validate({"deployment": {"model": MODEL}, "engine": {"maxContextLength": 40960}})
     provider = create("local-dynamo", ProviderOptions(dynamo_python=dynamo_venv_python, tokenizer_dir=tiny_model_dir),
                       config)
@@ -83,4 +86,27 @@ def test_measured_curves_match_the_mocker_timing(dynamo_venv_python, tiny_model_
     # Active KV tokens at concurrency 4: four requests of ISL 3000 with half their answer generated on average.
     expected_itl = truth.itl_ms(4 * (3000 + 30), 3030)
     assert abs(decode.itl_ms - expected_itl) <= ITL_RELATIVE * expected_itl, (decode.itl_ms, expected_itl)
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("gitops-sla-aiperf-*"))
+    assert list(scratch.iterdir()) == []  # the engines' and AIPerf's temporary directories are gone
+
+
+def test_endpoint_provider_checks_the_running_endpoint(dynamo_venv_python, tiny_model_dir):
+    config = ProfileConfig.model_validate({"deployment": {"model": MODEL}})
+    with dynamo_stack(dynamo_venv_python, tiny_model_dir, MODEL) as stack:
+        options = ProviderOptions(endpoint_url=f"{stack.url}/v1", tokenizer_dir=tiny_model_dir,
+                                  extra={"mapping": "TP=2"})
+        provider = create("endpoint", options, config)
+        assert provider.fixed_mapping.label == "TP=2"
+        with provider.acquire(provider.fixed_mapping) as endpoint:
+            assert endpoint.url == stack.url and endpoint.metrics_url == stack.metrics_url
+            assert kv_capacity_tokens(endpoint.metrics_url, MODEL) is not None
+        wrong = create("endpoint", ProviderOptions(endpoint_url=stack.url, served_model="other/model",
+                                                   tokenizer_dir=tiny_model_dir), config)
+        with pytest.raises(ProfilingError, match=f"does not serve model 'other/model' \\(it serves: {MODEL}\\)"):
+            with wrong.acquire(wrong.fixed_mapping):
+                pass
+        port = stack.url.rsplit(":", 1)[1]
+    gone = create("endpoint", ProviderOptions(endpoint_url=f"http://127.0.0.1:{port}", tokenizer_dir=tiny_model_dir),
+                  config)
+    with pytest.raises(ProfilingError, match="did not answer"):
+        with gone.acquire(gone.fixed_mapping):
+            pass
