@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -106,7 +107,7 @@ class LeaderElector:
             was_leader = self.is_leader()
             try:
                 won = self.try_acquire_or_renew()
-            except (ApiException, OSError, ValueError) as exc:  # the API server is unreachable or answers oddly
+            except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # unreachable, odd answer
                 log.warning("leader election: %s", getattr(exc, "reason", None) or exc)
                 won = False
             if won and not was_leader:
@@ -184,7 +185,7 @@ class LeaderElector:
                 "metadata": {"resourceVersion": lease.metadata.resource_version},
                 "spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now}})
             log.info("leader election: %s released the lease %s/%s", s.identity, s.namespace, s.name)
-        except (ApiException, OSError) as exc:
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             log.warning("leader election: could not release the lease: %s", getattr(exc, "reason", None) or exc)
         finally:
             self._renewed_at = None

@@ -10,6 +10,8 @@ GITOPS_SLA_FORGE_TOKEN[_FILE]; the webhook secret from --webhook-secret-file or 
 
 High availability (--watch --leader-elect): every replica campaigns for a coordination.k8s.io/v1 Lease
 (--lease NAMESPACE/NAME); only its holder runs passes, the others wait and take over when it is gone.
+Readiness (--track-deployments): after each pass, each generated DGD's state in the cluster is recorded in its
+status.yaml (Ready, Failed, DeploymentDeleted; one commit per change) and as a commit status on the forge.
 Cluster access comes from --kubeconfig, else the pod's service account, else $KUBECONFIG.
 """
 

@@ -89,6 +89,36 @@ def test_running_electors_elect_one_leader_and_hand_over_on_stop(kube, tmp_path)
         b.stop()
 
 
+def test_an_unreachable_api_server_keeps_the_candidate_waiting_not_dead(tmp_path):
+    """Connection refused is an answer to wait on: the campaign thread keeps trying (and never leads)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    config = tmp_path / "kubeconfig"
+    config.write_text(f"""apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    elector = LeaderElector(api_client(config), LeaseSettings(name="l", namespace="ops", identity="a",
+                                                               lease_duration_s=3, renew_deadline_s=2,
+                                                               retry_period_s=0.1))
+    elector._api.api_client.configuration.retries = 0
+    attempts = []
+    original = elector.try_acquire_or_renew
+    elector.try_acquire_or_renew = lambda: attempts.append(1) or original()
+    elector.start()
+    try:
+        _wait(lambda: len(attempts) >= 3)
+        assert elector._thread.is_alive() and not elector.is_leader()
+    finally:
+        elector.stop()
+
+
 def test_settings_refuse_inconsistent_timing():
     with pytest.raises(ValueError, match="retry period < renew deadline < lease duration"):
         LeaseSettings(identity="x", lease_duration_s=10, renew_deadline_s=10, retry_period_s=2)

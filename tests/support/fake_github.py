@@ -4,7 +4,8 @@ It implements the calls the reconciler makes (list pulls of a head branch, creat
 GitHub's rules that matter for idempotency: a second open pull request for the same head and base is
 refused with 422, an open pull request's `head.sha` follows its branch, a merged or closed one keeps the
 sha it had. Branch tips come from the real bare repository through `branch_sha`. Tests merge or close
-pull requests with `merge()`/`close()`, as a person would on the web page.
+pull requests with `merge()`/`close()`, as a person would on the web page. Commit statuses
+(`POST /repos/{owner}/{repo}/statuses/{sha}`, GitHub's four states, 422 otherwise) are kept in `statuses`.
 """
 
 from __future__ import annotations
