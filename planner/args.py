@@ -104,6 +104,7 @@ class PlannerSettings:
     log_dir: str | None
     scale_down_stabilization: int
     max_step: int
+    prefill_utilization: float
     min_prefill_replicas: int
     max_prefill_replicas: int | None
     min_decode_replicas: int
@@ -176,6 +177,8 @@ def parse_args(argv: Sequence[str] | None = None, env: dict[str, str] | None = N
         raise UsageError(f"--min-endpoint must be 0 or more, got {ns.min_endpoint}")
     if ns.max_step < 0:
         raise UsageError(f"--max-step must be 0 (no limit) or more, got {ns.max_step}")
+    if not 0 < ns.prefill_utilization <= 1:
+        raise UsageError(f"--prefill-utilization must be above 0 and at most 1, got {ns.prefill_utilization}")
     if ns.scale_down_stabilization < 0:
         raise UsageError(f"--scale-down-stabilization must be 0 or more seconds, got {ns.scale_down_stabilization}")
     predictor = ns.load_predictor
@@ -232,6 +235,7 @@ def parse_args(argv: Sequence[str] | None = None, env: dict[str, str] | None = N
         log_dir=ns.log_dir,
         scale_down_stabilization=ns.scale_down_stabilization,
         max_step=ns.max_step,
+        prefill_utilization=ns.prefill_utilization,
         min_prefill_replicas=min_p,
         max_prefill_replicas=ns.max_prefill_replicas,
         min_decode_replicas=min_d,

@@ -52,9 +52,9 @@ class Predictors:
 
     @classmethod
     def of_kind(cls, kind: str, make: Callable[[str], LoadPredictor]) -> "Predictors":
-        """Three predictors of `kind`; `burst` puts its margin (a high quantile) on the request count only:
-        the same quantile on ISL and OSL as well would multiply it into the token load (q90 x q90 x q90)."""
-        shape = "constant" if kind == "burst" else kind
+        """Three predictors of `kind`; `burst` and `auto` (which may choose `burst`) put the margin on the request
+        count only: a high quantile of ISL and OSL as well would multiply it into the token load (q90^3)."""
+        shape = "constant" if kind in ("burst", "auto") else kind
         return cls(num_req=make(kind), isl=make(shape), osl=make(shape))
 
     def observe(self, observation: Observation) -> None:
@@ -196,5 +196,6 @@ def config_from_settings(settings) -> PolicyConfig:
         max_gpu_budget=settings.max_gpu_budget, min_prefill=settings.min_prefill_replicas,
         max_prefill=settings.max_prefill_replicas, min_decode=settings.min_decode_replicas,
         max_decode=settings.max_decode_replicas, scale_down_stabilization_s=settings.scale_down_stabilization,
-        max_step=settings.max_step, no_correction=settings.no_correction)
+        max_step=settings.max_step, no_correction=settings.no_correction,
+        prefill_utilization=settings.prefill_utilization)
 

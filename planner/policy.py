@@ -47,6 +47,7 @@ class PolicyConfig:
     scale_down_stabilization_s: int = 300
     max_step: int = 0
     no_correction: bool = False
+    prefill_utilization: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def dynamo_replicas(load: Load, factors: CorrectionFactors, interpolators: Inter
     p_cf = 1.0 if factors.prefill is None else factors.prefill
     prefill_tokens = load.num_req * load.isl / interval * min(1.0, p_cf)
     prefill_thpt = interpolators.prefill.thpt_per_gpu(load.isl)
-    num_p = math.ceil(prefill_tokens / prefill_thpt / config.prefill_engine_num_gpu) if prefill_thpt > 0 else 0
+    # Dynamo sizes prefill at 100 % of the batch-1 throughput; below 1, the engines keep room for queueing.
+    usable = prefill_thpt * config.prefill_utilization
+    num_p = math.ceil(prefill_tokens / usable / config.prefill_engine_num_gpu) if usable > 0 else 0
     d_cf = factors.decode
     corrected_itl = config.itl_ms / d_cf if d_cf is not None and d_cf > 0 else config.itl_ms
     best = interpolators.decode.find_best_throughput_per_gpu(corrected_itl, load.isl + load.osl / 2)

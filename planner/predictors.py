@@ -11,6 +11,8 @@ All predictors share one interface (`observe(value)`, `predict()`) and are small
   one-step error is within a few points of any other point forecaster (see docs/planner.md).
 - `kalman`: a local-linear-trend Kalman filter with Dynamo's parameters (`--kalman-q-level`, `--kalman-q-trend`,
   `--kalman-r`, `--kalman-min-points`); Dynamo uses filterpy for the same six lines of algebra.
+- `auto`: all of the above on the series, forecasting with the one whose recent forecasts were best (a
+  rolling backtest; under-forecasts weigh 3 times over-forecasts).
 - `burst`: for bursty traffic; the `BURST_QUANTILE` quantile of the last `BURST_WINDOW` observations, never
   below the last value: scales up with the burst at once and comes down only once the burst has left the
   window (a quantile forecast rather than a mean forecast; see docs/planner.md, "Predictors", and the
@@ -29,10 +31,12 @@ from typing import Protocol
 
 import numpy as np
 
-PREDICTORS = ("constant", "arima", "kalman", "burst")
+PREDICTORS = ("constant", "arima", "kalman", "burst", "auto")
 ARIMA_MIN_POINTS = 5
 BURST_WINDOW = 10
 BURST_QUANTILE = 0.9
+BACKTEST_WINDOW = 10
+BACKTEST_UNDER_WEIGHT = 3.0
 
 
 class LoadPredictor(Protocol):
@@ -198,6 +202,37 @@ class BurstPredictor(_WindowedPredictor):
         return max(float(series[-1]), float(np.quantile(series, self.quantile)))
 
 
+class BacktestPredictor:
+    """Runs every candidate on the series and forecasts with the one whose last `window` one-step forecasts had
+    the lowest loss, an under-forecast weighing `under_weight` times an over-forecast (an under-forecast costs
+    SLA, an over-forecast GPU time): the predictor is chosen per trace, and re-chosen as the traffic changes."""
+
+    def __init__(self, candidates: dict[str, LoadPredictor], window: int = BACKTEST_WINDOW,
+                 under_weight: float = BACKTEST_UNDER_WEIGHT) -> None:
+        self.candidates = candidates
+        self.under_weight = under_weight
+        self.losses: dict[str, deque[float]] = {name: deque(maxlen=window) for name in candidates}
+        self.forecasts: dict[str, float | None] = {name: None for name in candidates}
+        self.chosen = next(iter(candidates))
+
+    def observe(self, value: float) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        for name, predictor in self.candidates.items():
+            forecast = self.forecasts[name]
+            if forecast is not None:
+                error = value - forecast
+                self.losses[name].append(error * self.under_weight if error > 0 else -error)
+            predictor.observe(value)
+            self.forecasts[name] = predictor.predict()
+        scored = [(sum(losses) / len(losses), name) for name, losses in self.losses.items() if losses]
+        if scored:
+            self.chosen = min(scored)[1]
+
+    def predict(self) -> float | None:
+        return self.forecasts[self.chosen]
+
+
 def make_predictor(kind: str, window: int = 50, log1p: bool = False, q_level: float = 1.0, q_trend: float = 0.1,
                    r: float = 10.0, min_points: int = 5) -> LoadPredictor:
     """A predictor by its `--load-predictor` name."""
@@ -209,4 +244,7 @@ def make_predictor(kind: str, window: int = 50, log1p: bool = False, q_level: fl
         return KalmanPredictor(q_level, q_trend, r, min_points, log1p)
     if kind == "burst":
         return BurstPredictor(min(window, BURST_WINDOW), BURST_QUANTILE, log1p)
+    if kind == "auto":
+        return BacktestPredictor({name: make_predictor(name, window, log1p, q_level, q_trend, r, min_points)
+                                  for name in PREDICTORS if name != "auto"})
     raise ValueError(f"unknown load predictor {kind!r}; choose one of {', '.join(PREDICTORS)}")

@@ -21,7 +21,7 @@ from planner.replay.simulator import SimulatorError, dynamo_python, run_simulati
 from planner.replay.traces import MOONCAKE_BLOCK_SIZE, TraceError, read_trace, scale_rate, write_mooncake
 
 OURS = tuple(f"ours-{kind}" for kind in PREDICTORS)
-POLICIES = ("dynamo", "static-peak", "oracle") + OURS
+POLICIES = ("dynamo", "dynamo-headroom", "static-peak", "oracle") + OURS
 DEFAULT_TTFT_MS, DEFAULT_ITL_MS = 500.0, 50.0
 
 
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds until a new replica serves (180)")
     parser.add_argument("--scale-down-stabilization", type=int, default=300,
                         help="our policy's scale-down window in seconds (300)")
+    parser.add_argument("--prefill-utilization", type=float, default=1.0,
+                        help="size prefill to this share of the profiled throughput (our policy, dynamo-headroom and "
+                             "the oracle; 1.0: Dynamo's)")
     parser.add_argument("--max-gpu-budget", type=int, default=-1, help="GPU budget for every policy (-1: none)")
     parser.add_argument("--rate-scale", type=float, default=1.0,
                         help="multiply the request rate, keeping the trace's shape over time (1.0)")
@@ -57,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def planner_policy(name: str, base: PolicyConfig, profile: ReplayProfile, end_ms: float, window: int
                    ) -> PlannerPolicy:
-    """`dynamo` (Dynamo 0.8's planner: ARIMA, no extras) or `ours-<predictor>`."""
+    """`dynamo` (Dynamo 0.8's planner: ARIMA, no extras), `dynamo-headroom` (the same at our prefill
+    utilisation) or `ours-<predictor>`."""
     if name == "dynamo":
+        config, kind = replace(base, scale_down_stabilization_s=0, prefill_utilization=1.0), "arima"
+    elif name == "dynamo-headroom":
         config, kind = replace(base, scale_down_stabilization_s=0), "arima"
     else:
         config, kind = base, name.removeprefix("ours-")
@@ -75,7 +81,8 @@ def replay(args: argparse.Namespace) -> tuple[list[PolicyResult], ReplayProfile,
     base = PolicyConfig(adjustment_interval=args.adjustment_interval, itl_ms=itl,
                         prefill_engine_num_gpu=profile.prefill_gpus, decode_engine_num_gpu=profile.decode_gpus,
                         max_gpu_budget=args.max_gpu_budget,
-                        scale_down_stabilization_s=args.scale_down_stabilization)
+                        scale_down_stabilization_s=args.scale_down_stabilization,
+                        prefill_utilization=args.prefill_utilization)
     needs = interval_needs(requests, profile.interpolators, base, itl)
     end_ms = needs[-1].start_ms + args.adjustment_interval * 1000.0
     oracle = OraclePolicy("oracle", needs, args.adjustment_interval, args.startup_delay)

@@ -7,7 +7,8 @@
   `dynamo` is this policy with every extra off (Dynamo 0.8's SLA planner: ARIMA, no stabilisation).
 - `StaticPolicy`: fixed replicas for the whole trace (`static-peak`: the oracle's peak).
 - `OraclePolicy`: perfect foresight: in every interval, the replicas the profile says the interval's actual
-  requests need (each request's own prefill time, not the mean's), requested one start-up delay ahead.
+  requests need (each request's own prefill time, not the mean's, at the same prefill utilisation as our
+  policy), requested one start-up delay ahead.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ class IntervalNeed:
 def interval_needs(requests: list[Request], interpolators: Interpolators, config: PolicyConfig,
                    itl_ms: float, hit_rates: list[float] | None = None) -> list[IntervalNeed]:
     """Per adjustment interval: prefill replicas = the requests' summed profiled prefill time (ISL / throughput
-    at that ISL, each request on its own, discounted by the interval's prefix-cache hit rate) over the interval;
+    at that ISL, each request on its own, discounted by the interval's prefix-cache hit rate) over the interval
+    times `prefill_utilization` (the share of the profiled throughput the policies plan to use);
     decode replicas = the output tokens over the interval at the best decode throughput meeting the ITL SLA for
     the interval's mean context length (Dynamo's decode sizing). At least the role minimums."""
     interval_ms = config.adjustment_interval * 1000.0
@@ -149,7 +151,8 @@ def interval_needs(requests: list[Request], interpolators: Interpolators, config
         if bucket:
             hit = hit_rates[index] if hit_rates and index < len(hit_rates) else 0.0
             busy = sum(r.isl / interpolators.prefill.thpt_per_gpu(r.isl) for r in bucket) * (1.0 - hit)
-            prefill = math.ceil(busy / config.prefill_engine_num_gpu / config.adjustment_interval)
+            prefill = math.ceil(busy / config.prefill_utilization / config.prefill_engine_num_gpu
+                                / config.adjustment_interval)
             context = sum(r.isl + r.osl / 2 for r in bucket) / len(bucket)
             best = interpolators.decode.find_best_throughput_per_gpu(itl_ms, context)
             tokens = sum(r.osl for r in bucket) / config.adjustment_interval

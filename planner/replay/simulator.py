@@ -48,10 +48,11 @@ class SimulatorRun:
 
 
 def dynamo_python(explicit: str | None = None) -> str:
-    """The python of Dynamo's virtualenv: `explicit`, else `$GITOPS_SLA_DYNAMO_VENV`, else the default venv."""
-    if explicit:
-        candidate = Path(explicit)
-        source = "--dynamo-python"
+    """The python of Dynamo's virtualenv: `explicit`, else `$GITOPS_SLA_DYNAMO_PYTHON`, else
+    `$GITOPS_SLA_DYNAMO_VENV/bin/python`, else the default venv's."""
+    if explicit or os.environ.get("GITOPS_SLA_DYNAMO_PYTHON"):
+        candidate = Path(explicit or os.environ["GITOPS_SLA_DYNAMO_PYTHON"])
+        source = "--dynamo-python" if explicit else "$GITOPS_SLA_DYNAMO_PYTHON"
     else:
         venv = os.environ.get("GITOPS_SLA_DYNAMO_VENV")
         candidate = Path(venv) / "bin" / "python" if venv else DEFAULT_VENV / "bin" / "python"

@@ -82,3 +82,14 @@ def test_other_dynamo_versions_flags_are_ignored_with_a_warning_but_typos_fail(c
     assert "--enable-loadbased-scaling --loadbased-adjustment-interval=5 --isl=3000" in caplog.text
     with pytest.raises(SystemExit):
         parse_args(["--ttf=100"], env={})
+
+
+def test_prefill_utilization_and_auto_predictor():
+    from planner.core import config_from_settings
+
+    s = parse_args(["--prefill-utilization=0.35", "--load-predictor=auto"], env={})
+    assert config_from_settings(s).prefill_utilization == 0.35 and s.load_predictor == "auto"
+    assert config_from_settings(parse_args([], env={})).prefill_utilization == 1.0  # Dynamo's sizing
+    for bad in ("0", "1.5"):
+        with pytest.raises(UsageError, match="--prefill-utilization must be above 0 and at most 1"):
+            parse_args([f"--prefill-utilization={bad}"], env={})

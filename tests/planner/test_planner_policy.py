@@ -160,3 +160,14 @@ def test_gpu_budget_holds_after_per_role_stabilisation(interp):
     final = Replicas(decision.prefill_replicas, decision.decode_replicas)
     assert final.gpus(config) <= 8
     assert final.decode == 2
+
+
+def test_prefill_utilization_leaves_room_for_queueing(interp):
+    load = Load(num_req=9000, isl=2048, osl=256)
+    plain = dynamo_replicas(load, CorrectionFactors(), interp, PolicyConfig(adjustment_interval=180, itl_ms=10.0))
+    half = dynamo_replicas(load, CorrectionFactors(), interp,
+                           PolicyConfig(adjustment_interval=180, itl_ms=10.0, prefill_utilization=0.5))
+    # 102400 prefill tokens/s over 2048 / 40.48 * 1000 tokens/s/GPU = 2.02 GPUs; at half of it, 4.05
+    assert (plain.replicas.prefill, half.replicas.prefill) == (3, 5)
+    assert half.replicas.decode == plain.replicas.decode
+

@@ -127,3 +127,14 @@ def test_burst_margin_goes_on_the_request_count_only():
     load = predictors.predict()
     assert load.num_req == pytest.approx(float(np.quantile([100] * 8 + [300], 0.9)))
     assert (load.isl, load.osl) == (1000, 100)
+
+
+def test_auto_picks_the_predictor_with_the_best_recent_backtest():
+    trend = [10 + 3 * k for k in range(30)]
+    auto = feed(make_predictor("auto"), trend)
+    assert auto.chosen in ("arima", "kalman")  # the last value lags a trend by one step every time
+    assert auto.predict() == pytest.approx(feed(make_predictor(auto.chosen), trend).predict())
+    # every forecast is scored on the same observations: under-forecasts weigh 3 times over-forecasts
+    noisy = feed(make_predictor("auto"), [100, 130, 90, 120, 95, 125, 100, 130, 90, 120, 95, 125])
+    scores = {name: sum(losses) / len(losses) for name, losses in noisy.losses.items()}
+    assert noisy.chosen == min(scores, key=scores.get)

@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def dynamo_python():
-    """Dynamo's venv python (scripts/setup-dynamo-venv is idempotent: instant once built)."""
+    """Dynamo's venv python: $GITOPS_SLA_DYNAMO_PYTHON (scripts/run-tests exports it), else built (or found)
+    by scripts/setup-dynamo-venv, which is idempotent."""
+    given = os.environ.get("GITOPS_SLA_DYNAMO_PYTHON")
+    if given and Path(given).is_file():
+        return given
     done = subprocess.run([str(ROOT / "scripts" / "setup-dynamo-venv")], capture_output=True, text=True,
                           timeout=1800)
     assert done.returncode == 0, done.stderr[-2000:]
