@@ -91,6 +91,9 @@ def test_the_reconciler_deployment_is_consistent(overlays, overlay):
     pod = deployment["spec"]["template"]["spec"]
     container = _container(docs)
     assert deployment["spec"]["replicas"] >= 2
+    budget = find(docs, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     # the arguments parse with the real CLI once Kubernetes has expanded $(VAR) from the env
     config = find(docs, "ConfigMap")["data"]
     values = {"GITOPS_SLA_REPO": config["repo"], "GITOPS_SLA_BRANCH": config["branch"],
