@@ -102,12 +102,14 @@ def plot(results: list[PolicyResult], path: str | Path, title: str, prefill_gpus
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 4.5))
+    end_min = max((p["t_s"] / 60.0 for r in results for p in r.timeline), default=0.0)
     for r in results:
         if not r.timeline:
             continue
-        xs = [p["t_s"] / 60.0 for p in r.timeline]
+        xs = [p["t_s"] / 60.0 for p in r.timeline] + [end_min]
         ys = [(p["prefill"] + p["prefill_starting"]) * prefill_gpus + (p["decode"] + p["decode_starting"]) * decode_gpus
               for p in r.timeline]
+        ys.append(ys[-1])
         axis.step(xs, ys, where="post", label=f"{r.policy} ({r.attainment:.1%}, {r.gpu_hours:.1f} GPU-h)")
     axis.set_xlabel("minutes")
     axis.set_ylabel("GPUs (running + starting)")

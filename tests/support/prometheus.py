@@ -101,8 +101,10 @@ def _require_binaries() -> None:
 
 @contextlib.contextmanager
 def run_prometheus(history: Sequence[Series] = (), scrape_targets: Sequence[str] = (),
-                   scrape_interval: str = "1s") -> Iterator[PrometheusServer]:
-    """Start Prometheus on 127.0.0.1 with `history` backfilled and `scrape_targets` (host:port) scraped."""
+                   scrape_interval: str = "1s", target_labels: dict[str, str] | None = None
+                   ) -> Iterator[PrometheusServer]:
+    """Start Prometheus on 127.0.0.1 with `history` backfilled and `scrape_targets` (host:port) scraped, their
+    series labelled with `target_labels` (as a cluster's PodMonitor relabelling adds `dynamo_namespace`)."""
     _require_binaries()
     with tempfile.TemporaryDirectory(prefix="prometheus-") as temp:
         directory = Path(temp)
@@ -116,7 +118,9 @@ def run_prometheus(history: Sequence[Series] = (), scrape_targets: Sequence[str]
         scrape = ""
         if scrape_targets:
             targets = ", ".join(f"'{target}'" for target in scrape_targets)
-            scrape = f"scrape_configs:\n  - job_name: frontend\n    static_configs: [{{targets: [{targets}]}}]\n"
+            labels = ", ".join(f"{name}: '{value}'" for name, value in (target_labels or {}).items())
+            scrape = (f"scrape_configs:\n  - job_name: frontend\n    static_configs: [{{targets: [{targets}], "
+                      f"labels: {{{labels}}}}}]\n")
         config = directory / "prometheus.yml"
         config.write_text(f"global: {{scrape_interval: {scrape_interval}, evaluation_interval: 1s}}\n{scrape}")
         port = free_port()
