@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     key = ONLINE_KEY if args.online else KEY
     try:
         try:
-            backend = _online_backend(args.dynamo_python) if args.online else offline_backend()
+            backend = _online_backend(workdir, args.dynamo_python) if args.online else offline_backend()
         except ProfilingError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         reconciler = Reconciler(mirror, backend)
         started = time.perf_counter()
         report = reconciler.run_pass(full=True)
+        if args.online:
+            report = _profile_online(reconciler, report)
         if report.error:
             print(f"error: {report.error}", file=sys.stderr)
             return 1
@@ -127,23 +129,32 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _online_backend(python: str | None):
-    """Profiles by measuring on local Dynamo mocker engines (known reference curves) with AIPerf."""
-    from functools import partial
-
-    from gitops_sla.reconcile.offline import offline_profile
-    from gitops_sla.reconcile.profiling import InlineBackend
-    from profiler.engines import ProviderOptions, create
-    from profiler.measure.aiperf import find_aiperf
-    from profiler.measure.sweep import MeasureSettings
-    from profiler.progress import Progress
-    from profiler.request_file import request_from_file
+def _online_backend(workdir: Path, python: str | None):
+    """The reconciler's own routing: estimates inline, measured requests in a local profiler process on local
+    Dynamo mocker engines (`--online-engines local-dynamo`)."""
+    from gitops_sla.reconcile.online import LocalProcessBackend
+    from gitops_sla.reconcile.profiling import RoutingBackend
+    from profiler.engines.local_dynamo import dynamo_python
     from profiler.version import PROFILER_VERSION
 
-    config = request_from_file(ONLINE_EXAMPLE, base_config=None, name=None, namespace=None).config
-    provider = create("local-dynamo", ProviderOptions(dynamo_python=Path(python) if python else None), config)
-    settings = MeasureSettings(aiperf=find_aiperf(provider.python), progress=Progress.for_cli(None))
-    return InlineBackend(partial(offline_profile, engines=provider, measure=settings), PROFILER_VERSION)
+    venv_python = dynamo_python(Path(python) if python else None)  # fails early, saying how to build it
+    local = LocalProcessBackend(workdir / "online", "local-dynamo", PROFILER_VERSION,
+                                extra_args=("--dynamo-python", str(venv_python)))
+    return RoutingBackend(offline_backend(), local)
+
+
+def _profile_online(reconciler: Reconciler, first, timeout_s: float = 1800.0):
+    """Passes every two seconds while the request is profiled; prints the status as it changes."""
+    report, seen = first, None
+    deadline = time.monotonic() + timeout_s
+    while any(o.state == "Profiling" for o in report.worked) and time.monotonic() < deadline:
+        message = next((o.message for o in report.worked if o.state == "Profiling"), "")
+        if message != seen:
+            print(f"   ... {message}")
+            seen = message
+        time.sleep(2)
+        report = reconciler.run_pass()
+    return report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

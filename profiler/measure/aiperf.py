@@ -23,6 +23,9 @@ from profiler.errors import ProfilingError
 
 AIPERF_VERSION = "0.13.0"
 RUN_TIMEOUT_S = 900.0
+# AIPerf's services talk over Unix sockets under its TMPDIR; a socket path may hold 107 bytes, so its temporary
+# directory stays under a short base (the system's /tmp when the current temporary directory is a long path).
+MAX_TMP_BASE = 32
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def _records(path: Path) -> tuple[RequestRecord, ...]:
 
 def run_aiperf(executable: Path, endpoint: ServingEndpoint, workload: Workload) -> AiperfRun:
     """Run AIPerf once; raises `ProfilingError` when it fails or measures nothing."""
-    work = Path(tempfile.mkdtemp(prefix="gitops-sla-aiperf-"))
+    base = tempfile.gettempdir()
+    work = Path(tempfile.mkdtemp(prefix="gitops-sla-aiperf-", dir=base if len(base) <= MAX_TMP_BASE else "/tmp"))
     started = time.monotonic()
     try:
         tmp = work / "tmp"

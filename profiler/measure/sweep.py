@@ -7,9 +7,10 @@ Far fewer runs than Dynamo's online sweep (a deployment per candidate and an AIP
 - without a prior, GPU counts are tried upwards, stopping once the last engine met its targets and did not
   gain throughput per GPU over the one before;
 - one deployment per mapping serves all its points; prefill is one AIPerf run at concurrency 1 with prompt
-  lengths spread around the SLA's ISL, TTFT over ISL fitted from its per-request records;
-- decode starts at the largest concurrency predicted within the ITL target (prior; else the smallest), moves
-  towards the target and stops once past it, its last point where the fitted ITL line meets the target.
+  lengths spread around the SLA's ISL, TTFT over ISL fitted from its per-request records (outliers left out);
+- decode starts at the largest concurrency predicted within the ITL target (prior; else the smallest), then
+  goes to the largest concurrency predicted within it by the prior scaled to the measured point (two points: the
+  line through them), and stops once the target is bracketed, its last point where the line meets the target.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from profiler.search_space import ParallelMapping
 from profiler.select import pick
 
 UNCERTAINTY = 0.25  # how far a measurement may land from its estimate: mappings this close to the winner may win
-PREFILL_REQUESTS = 12
+PREFILL_REQUESTS = 24  # requests are short (two output tokens): AIPerf's fixed cost dominates the run
 PREFILL_OSL = 2
 DECODE_MAX_OSL = 100
 MAX_DECODE_RUNS = 4
@@ -146,7 +147,7 @@ class _Sweep:
 
         concurrency = max((c for c in candidates if within(c)), default=candidates[0])
         for _ in range(MAX_DECODE_RUNS):
-            workload = Workload(isl=sla.isl, osl=osl, concurrency=concurrency, request_count=2 * concurrency + 2)
+            workload = Workload(isl=sla.isl, osl=osl, concurrency=concurrency, request_count=3 * concurrency + 2)
             run = self._run(endpoint, mapping, f"ITL at concurrency {concurrency}", workload)
             found.runs += 1
             found.decode = sorted(found.decode + [(concurrency, run.itl_ms, run.output_tokens_per_s / mapping.num_gpus)])
@@ -154,11 +155,11 @@ class _Sweep:
             passing = [c for c, itl, _ in found.decode if itl <= target]
             best = max(passing, default=None)
             failing = [c for c, itl, _ in found.decode if itl > target and (best is None or c > best)]
-            if best is None:  # everything measured is past the target: step down
+            if best is None:  # everything measured is past the target: the largest lower one predicted within
                 lower = [c for c in candidates if c < min(measured)]
                 if not lower:
                     break
-                concurrency = lower[-1]
+                concurrency = max((c for c in lower if within(c)), default=lower[0])
             elif not failing:  # not yet past the target: the largest candidate predicted within it
                 higher = [c for c in candidates if c > best and c not in measured]
                 if not higher:

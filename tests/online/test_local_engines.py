@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,7 +69,8 @@ def test_measured_curves_match_the_mocker_timing(dynamo_venv_python, tiny_model_
     """One deployment of a TP=2 engine with known curves; one prefill run (TTFT over ISL, fitted) and one decode run."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # every temporary directory of this run lands here
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the engines' temporary directories land here
+    aiperf_dirs = set(Path("/tmp").glob("gitops-sla-aiperf-*"))  # AIPerf's (short socket paths) under /tmp
     config = ProfileConfig.model_validate({"deployment": {"model": MODEL}, "engine": {"maxContextLength": 40960}})
     provider = create("local-dynamo", ProviderOptions(dynamo_python=dynamo_venv_python, tokenizer_dir=tiny_model_dir),
                       config)
@@ -86,7 +88,8 @@ def test_measured_curves_match_the_mocker_timing(dynamo_venv_python, tiny_model_
     # Active KV tokens at concurrency 4: four requests of ISL 3000 with half their answer generated on average.
     expected_itl = truth.itl_ms(4 * (3000 + 30), 3030)
     assert abs(decode.itl_ms - expected_itl) <= ITL_RELATIVE * expected_itl, (decode.itl_ms, expected_itl)
-    assert list(scratch.iterdir()) == []  # the engines' and AIPerf's temporary directories are gone
+    assert list(scratch.iterdir()) == []  # the engines' temporary directories are gone, and AIPerf's
+    assert set(Path("/tmp").glob("gitops-sla-aiperf-*")) <= aiperf_dirs
 
 
 def test_endpoint_provider_checks_the_running_endpoint(dynamo_venv_python, tiny_model_dir):

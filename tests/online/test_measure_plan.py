@@ -44,3 +44,11 @@ def test_quadratic_fit_recovers_a_known_curve_and_refuses_a_negative_bend():
     assert abs(curve(3000) - (40 + 180 + 36)) < 1e-6
     concave = fit(xs, [10 + 2 * x - 1e-4 * x * x for x in xs], 2)
     assert len(concave.coefficients) == 2  # a negative quadratic term (noise) falls back to a line
+
+
+def test_a_request_that_met_a_busy_machine_does_not_bend_the_fit():
+    xs = [100, 600, 1100, 1600, 2100, 2600, 3100, 3600, 4100, 4600]
+    ys = [40 + 0.06 * x for x in xs]
+    ys[4] += 400  # one request waited for the CPU
+    curve = fit(xs, ys, 1)
+    assert abs(curve(3000) - 220) < 1e-6

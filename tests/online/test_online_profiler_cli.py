@@ -1,5 +1,6 @@
-"""`python -m profiler` measuring on local Dynamo engines: the quick-start's online DGDR end to end, and a run
-stopped mid-sweep that leaves no process, port or temporary directory behind."""
+"""Measured profiling end to end on local Dynamo engines: the quick-start's online DGDR reconciled and committed
+(`gitops-sla demo --online`), and a `python -m profiler` run stopped mid-sweep that leaves no process, port or
+temporary directory behind."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pygit2
 import pytest
 import yaml
 
 from profiler.engines.timing import reference_curves
 from profiler.progress import read_progress
-from profiler.select import pick
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +31,14 @@ def _command(output: Path, progress: Path, python: Path, model_dir: Path) -> lis
 
 
 def _environment(tmp: Path) -> dict[str, str]:
+    """TMPDIR for the run (the engines' temporary directories; AIPerf's go to /tmp for short socket paths) and a
+    marker every process it starts carries (in its environment or its TMPDIR)."""
     tmp.mkdir()
-    return {**os.environ, "TMPDIR": str(tmp), "CI": "1", "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "TMPDIR": str(tmp), "CI": "1", "PYTHONPATH": str(ROOT), "GITOPS_SLA_TEST_RUN": str(tmp)}
+
+
+def _aiperf_dirs() -> set[Path]:
+    return set(Path("/tmp").glob("gitops-sla-aiperf-*"))
 
 
 def _processes_using(marker: str) -> list[int]:
@@ -48,23 +55,35 @@ def _processes_using(marker: str) -> list[int]:
     return found
 
 
-def test_quickstart_online_request_is_measured_end_to_end(dynamo_venv_python, tiny_model_dir, tmp_path):
-    output, progress = tmp_path / "out", tmp_path / "progress.json"
-    done = subprocess.run(_command(output, progress, dynamo_venv_python, tiny_model_dir), capture_output=True,
-                          text=True, env=_environment(tmp_path / "tmp"), timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert read_progress(progress).phase == "done"
-    assert not list((tmp_path / "tmp").iterdir())  # nothing left in the run's TMPDIR
-    profile = json.loads((output / "profile.json").read_text())
+def _committed(origin: Path, path: str) -> bytes:
+    repo = pygit2.Repository(str(origin))
+    return repo[repo.head.target].tree[path].data
+
+
+def test_demo_online_reconciles_the_quickstart_online_request(dynamo_venv_python, tmp_path):
+    """`gitops-sla demo --online`: the quick-start's online DGDR reconciled end to end (a local profiler process
+    measuring local Dynamo mocker engines with AIPerf), the result committed."""
+    keep = tmp_path / "demo"
+    aiperf_dirs = _aiperf_dirs()
+    env = {**_environment(tmp_path / "tmp"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "gitops_sla", "demo", "--online", "--keep", str(keep),
+                           "--dynamo-python", str(dynamo_venv_python)], capture_output=True, text=True, env=env,
+                          timeout=2400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Profiling on local-dynamo engines" in done.stdout
+    assert not list((tmp_path / "tmp").iterdir()) and _aiperf_dirs() <= aiperf_dirs  # no temporary files left
+    folder = "generated/default/sla-online"
+    origin = keep / "origin.git"
+    profile = json.loads(_committed(origin, f"{folder}/profile.json"))
     measured = profile["measured"]
-    assert profile["aiconfigurator"] is None and measured["provider"] == "local-dynamo"
-    assert measured["prior"].startswith("none (no AI Configurator system named")
-    assert measured["aiperf_runs"] <= 16 and measured["deployments"] == len(measured["measured_mappings"]) <= 3
-    # The choice follows Dynamo's rule over the measured points.
-    prefill = profile["prefill_sweep"]
-    chosen = pick([p["ttft_ms"] for p in prefill], [p["thpt_per_gpu"] for p in prefill], 200.0)
-    assert profile["prefill"]["mapping"] == prefill[chosen.index]["mapping"]
+    # The repository's default AI Configurator target (h200_sxm) gives the sweep its prior; the local engines
+    # follow other (known) curves, so the estimate is calibrated: measured/estimated ratios well above 1.
+    assert profile["aiconfigurator"]["system"] == "h200_sxm" and measured["provider"] == "local-dynamo"
+    assert measured["prior"].startswith("AI Configurator estimate on h200_sxm")
+    assert measured["ttft_measured_over_estimated"] > 1.5 and measured["itl_measured_over_estimated"] > 1.5
+    assert measured["aiperf_runs"] <= 16 and len(measured["measured_mappings"]) <= measured["deployments"] <= 4
     # Measured against the engines' known curves (TTFT plus the frontend's own time).
+    prefill = profile["prefill_sweep"]
     for point in prefill:
         truth = reference_curves(point["num_gpus"], 40960).ttft_ms(3000)
         assert truth * 0.85 <= point["ttft_ms"] <= truth * 1.15 + 120, point
@@ -73,16 +92,22 @@ def test_quickstart_online_request_is_measured_end_to_end(dynamo_venv_python, ti
         truth = curves.itl_ms(point["concurrency"] * (3000 + 50), 3050)
         assert abs(point["itl_ms"] - truth) <= 0.25 * truth, point
         assert point["max_kv_tokens"] == curves.max_kv_tokens
-    decode_data = json.loads((output / "decode_raw_data.json").read_text())
+    # The chosen prefill engine is the best measured one within the TTFT target (with the selection margin).
+    within = [p for p in prefill if p["ttft_ms"] * 1.1 <= 200.0]
+    assert within and profile["prefill"]["mapping"] == max(within, key=lambda p: p["thpt_per_gpu"])["mapping"]
+    decode_data = json.loads(_committed(origin, f"{folder}/decode_raw_data.json"))
     assert decode_data["max_kv_tokens"] == reference_curves(profile["decode"]["num_gpus"], 40960).max_kv_tokens
-    dgd = yaml.safe_load((output / "dgd.yaml").read_text())
+    dgd = yaml.safe_load(_committed(origin, f"{folder}/dgd.yaml"))
     assert dgd["metadata"]["name"] == "sla-online"
-    report = (output / "report.md").read_text()
+    report = _committed(origin, f"{folder}/report.md").decode()
     assert "Measured with AIPerf on `local-dynamo` engines" in report and "## Measurements" in report
+    status = yaml.safe_load(_committed(origin, f"{folder}/status.yaml"))
+    assert status["status"]["state"] == "Deploying", status  # generated and committed; Argo CD / Flux applies it
 
 
 def test_stopping_mid_sweep_leaves_nothing_behind(dynamo_venv_python, tiny_model_dir, tmp_path):
     output, progress, tmp = tmp_path / "out", tmp_path / "progress.json", tmp_path / "tmp"
+    aiperf_dirs = _aiperf_dirs()
     process = subprocess.Popen(_command(output, progress, dynamo_venv_python, tiny_model_dir),
                                env=_environment(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -108,4 +133,4 @@ def test_stopping_mid_sweep_leaves_nothing_behind(dynamo_venv_python, tiny_model
     while _processes_using(str(tmp)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_using(str(tmp)) == []
-    assert list(tmp.iterdir()) == [] and not output.exists()
+    assert list(tmp.iterdir()) == [] and not output.exists() and _aiperf_dirs() <= aiperf_dirs
