@@ -89,7 +89,7 @@ def step_benchmarks(interpolators: Interpolators) -> dict[str, float]:
     results["Dynamo-style step: constant, formulas, budget (anchor)"] = median_us(dynamo_style)
 
     for kind in PREDICTORS:
-        predictors = Predictors(*(make_predictor(kind) for _ in range(3)))
+        predictors = Predictors.of_kind(kind, make_predictor)
         state = {"history": (), "now": 0.0, "current": Replicas(2, 4)}
         for o in stream[:60]:  # fill the predictor windows first
             predictors.observe(o)
@@ -169,7 +169,7 @@ def replay(load: list[tuple[int, float, float]], interpolators: Interpolators, k
     """GPU-hours / oracle, share of under-provisioned intervals, replica changes per hour."""
     config = PolicyConfig(adjustment_interval=interval_s, itl_ms=25.0, max_gpu_budget=-1,
                           scale_down_stabilization_s=stabilization_s)
-    predictors = Predictors(*(make_predictor(kind) for _ in range(3)))
+    predictors = Predictors.of_kind(kind, make_predictor)
     current, history = None, ()
     used = needed = under = changes = 0
     steps = 0
