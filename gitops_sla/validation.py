@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from pydantic import BaseModel, ValidationError
 
 from gitops_sla import layout
+from gitops_sla.aic_names import check_aic_names
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
 from gitops_sla.models.base import StrictModel
 from gitops_sla.models.dgdr import ObjectMeta
@@ -677,6 +678,10 @@ def _check_request_semantics(
                 if not base_exists(base):
                     collector.add(ref_path + ("name",), f"base config {base} does not exist; add it to the repository "
                                   "(the Git form of this ConfigMap) or remove configMapRef")
+
+    # AI Configurator's own lists and the model's context: what offline profiling would fail on.
+    for finding in check_aic_names(config, spec.backend, spec.model):
+        collector.add(finding.path, finding.message, severity=finding.severity)
 
 
 
