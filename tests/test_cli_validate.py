@@ -24,6 +24,7 @@ AIC = (EXAMPLES / "quickstart-aic.yaml").read_text()
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     init_repository(root)
+    (root / "requests" / "default").mkdir()
     return root
 
 

@@ -56,7 +56,7 @@ def test_init_creates_a_repository_with_one_commit_of_the_template(tmp_path: Pat
 def test_layout_of_the_new_repository(tmp_path: Path) -> None:
     target = tmp_path / "gitops"
     files = _tree_files(pygit2.Repository(str(init_repository(target) and target)).head.peel(pygit2.Tree))
-    for path in ("gitops-sla.yaml", "README.md", "requests/default/sla-aic.yaml", "generated/.gitkeep",
+    for path in ("gitops-sla.yaml", "README.md", "examples/sla-aic.yaml", "requests/.gitkeep", "generated/.gitkeep",
                  "bases/default/vllm-disagg/disagg.yaml", "bases/default/sglang-disagg/disagg.yaml",
                  "bases/default/trtllm-disagg/disagg.yaml", "apps/argocd/applicationset.yaml",
                  "apps/flux/kustomization.yaml", "apps/flux/flux-kustomization.yaml",
@@ -71,7 +71,7 @@ def test_new_repository_validates(tmp_path: Path) -> None:
     init_repository(target)
     reports = validate_paths([target])
     assert sorted(Path(r.file).relative_to(target).as_posix() for r in reports) == [
-        "gitops-sla.yaml", "requests/default/sla-aic.yaml"]
+        "examples/sla-aic.yaml", "gitops-sla.yaml"]
     assert all(report.ok and report.issues == [] for report in reports)
 
 
@@ -107,20 +107,28 @@ def test_cli_init(tmp_path: Path, capsys) -> None:
     assert main(["init", str(target)]) == 0
     out = capsys.readouterr().out
     assert f"Created a GitOps repository in {target} (branch main" in out
+    assert f"cp {target}/examples/sla-aic.yaml {target}/requests/<namespace>/<name>.yaml" in out
+    assert f"git clone --bare {target} {target}.git" in out
     assert main(["init", str(target)]) == 1
     assert "exists and is not an empty folder" in capsys.readouterr().err
 
 
-def test_template_request_is_the_shipped_quickstart_example() -> None:
-    template = (TEMPLATE_DIR / "requests" / "default" / "sla-aic.yaml").read_text().splitlines()
+def test_template_example_is_the_quickstart_example_deploying_nothing_until_reviewed() -> None:
+    """The template ships no request (a first sync deploys nothing); its example is the quick-start's with
+    autoApply: false, so even once copied into requests/ it arrives as a pull request."""
+    assert not [p for p in (TEMPLATE_DIR / "requests").rglob("*") if p.is_file() and p.name != ".gitkeep"]
+    template = (TEMPLATE_DIR / "examples" / "sla-aic.yaml").read_text().splitlines()
     example = (ROOT / "gitops_sla" / "examples" / "quickstart-aic.yaml").read_text().splitlines()
-    assert template[0] == "# yaml-language-server: $schema=../../schemas/dynamographdeploymentrequest.schema.json"
-    assert template[1:] == example
+    assert template[0] == "# yaml-language-server: $schema=../schemas/dynamographdeploymentrequest.schema.json"
+    body = [line for line in template if not line.startswith("#")]
+    assert body == [line.replace("autoApply: true", "autoApply: false") for line in example
+                    if not line.startswith("#")]
+    assert "  autoApply: false" in template
 
 
 def test_template_files_point_editors_at_the_schemas() -> None:
     for relative, schema in (("gitops-sla.yaml", "schemas/repo-config.schema.json"),
-                             ("requests/default/sla-aic.yaml", "../../schemas/dynamographdeploymentrequest.schema.json")):
+                             ("examples/sla-aic.yaml", "../schemas/dynamographdeploymentrequest.schema.json")):
         path = TEMPLATE_DIR / relative
         first = path.read_text().splitlines()[0]
         assert first == f"# yaml-language-server: $schema={schema}"

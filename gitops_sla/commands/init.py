@@ -17,8 +17,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"gitops-sla init: {exc}", file=sys.stderr)
         return 1
     print(f"Created a GitOps repository in {directory} (branch {args.branch}, commit {str(commit)[:12]}).")
-    print("Next: edit gitops-sla.yaml, add requests/<namespace>/<name>.yaml, check with "
-          f"'gitops-sla validate {directory}', push it, and point apps/ at it.")
+    print("It holds no request yet, so nothing deploys until you add one. Next steps:")
+    print(f"  1. edit {directory}/gitops-sla.yaml (tenancy, planner mode, default AI Configurator system)")
+    print(f"  2. cp {directory}/examples/sla-aic.yaml {directory}/requests/<namespace>/<name>.yaml, set metadata.name "
+          "to <name>, adjust model, backend and SLA (autoApply: false: the result comes as a pull request)")
+    print(f"  3. gitops-sla validate {directory}")
+    print(f"  4. commit and push it to your Git server (or, to try it locally: git clone --bare {directory} "
+          f"{directory}.git, then gitops-sla reconcile --repo {directory}.git --once)")
+    print("  5. point Argo CD or Flux at it: apps/argocd/ or apps/flux/ (see README.md)")
     return 0
 
 
