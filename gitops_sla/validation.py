@@ -460,9 +460,11 @@ def _check_planner(doc: LoadedYaml, collector: _Collector, data: Any = None,
     another name to the key in the file, where its issues are located)."""
     planner = _get(doc.data if data is None else data, *_PROFILE_CONFIG, "planner")
     renamed = renamed or {}
-    if planner is None:
-        return
     path = _PROFILE_CONFIG + ("planner",)
+    config = _get(doc.data, *_PROFILE_CONFIG)
+    present = isinstance(config, dict) and any(isinstance(key, str) and snake_case(key) == "planner" for key in config)
+    if planner is None and not present:
+        return
     if not isinstance(planner, dict):
         collector.add(path, f"must be a mapping of planner_<flag>: value, not {_shown(planner)}")
         return
@@ -576,7 +578,7 @@ def _check_names(doc: LoadedYaml, collector: _Collector) -> None:
     override_name = _get(data, *overrides, "name")
     override_ok = _check_dns_label(collector, overrides + ("name",), override_name, "DGD name")
     _check_dns_label(collector, overrides + ("namespace",), _get(data, *overrides, "namespace"), "DGD namespace")
-    if backend not in SERVICE_NAMES:
+    if not isinstance(backend, str) or backend not in SERVICE_NAMES:
         return
     if override_name is not None:
         dgd_name, path, ok = override_name, overrides + ("name",), override_ok

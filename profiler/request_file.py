@@ -20,6 +20,7 @@ from profiler.errors import ProfilingError
 from profiler.result import ProfileRequest
 
 DGDR_KIND = "DynamoGraphDeploymentRequest"
+DGDR_API_VERSION = "nvidia.com/v1alpha1"
 
 
 def load_yaml(path: Path) -> Any:
@@ -84,8 +85,16 @@ def request_from_file(
     document = load_yaml(path)
     if not isinstance(document, dict):
         raise ProfilingError(f"{path}: expected a mapping (a DGDR or a profile config) at the top level")
-    if document.get("kind") == DGDR_KIND:
+    kind, api_version = document.get("kind"), document.get("apiVersion")
+    if kind == DGDR_KIND and api_version == DGDR_API_VERSION:
         return _from_dgdr(path, document, base_config, name, namespace)
+    if kind == DGDR_KIND:
+        raise ProfilingError(f"{path}: apiVersion: {api_version!r} is not {DGDR_API_VERSION}, the DGDR version this "
+                             "profiler reads; set it (Dynamo 0.8's requests use it)")
+    if kind is not None or api_version is not None:
+        raise ProfilingError(f"{path}: kind: {kind!r} (apiVersion {api_version!r}) is neither a "
+                             f"{DGDR_KIND} ({DGDR_API_VERSION}) nor a profile config (which has no apiVersion or "
+                             "kind); fix the kind, or remove apiVersion and kind")
     config = _config(path, "", document)
     if not config.deployment.model:
         raise ProfilingError(f"{path}: deployment.model: set the model to profile (a Hugging Face id)")

@@ -25,3 +25,27 @@ def test_a_missing_repository_path_is_named_not_an_unsupported_protocol(tmp_path
         out, err = capsys.readouterr()
         assert code == 1 and "unsupported URL protocol" not in err
         assert f"repository {missing} does not exist" in err
+
+
+def test_ai_configurators_logging_only_with_vv(capsys) -> None:
+    import logging
+
+    from gitops_sla.commands.reconcile import AIC_LOGGERS, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, root.handlers[:], {name: logging.getLogger(name).level for name in AIC_LOGGERS})
+    root.handlers[:] = [logging.StreamHandler()]  # stderr, as the CLI's basicConfig sets it up
+    try:
+        for verbosity, shown in ((0, False), (1, False), (2, True)):
+            configure_logging(verbosity)
+            logging.getLogger("aiconfigurator_core.sdk.perf_database").warning("loading table x")
+            logging.getLogger("gitops_sla.reconcile.engine").info("a step")
+            err = capsys.readouterr().err
+            assert ("loading table x" in err) == shown
+            assert ("a step" in err) == (verbosity >= 1)
+            root.setLevel(logging.WARNING)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)

@@ -186,11 +186,20 @@ def print_report(report: PassReport, stream=None) -> None:
           f"{len(report.worked)} changed, {len(report.commits)} commits, {report.duration_s:.2f} s", file=stream)
 
 
+AIC_LOGGERS = ("aiconfigurator", "aiconfigurator_core")
+
+
+def configure_logging(verbosity: int) -> None:
+    """Warnings by default; `-v` logs each step; AI Configurator's own logging (chatty: it reports every table
+    it loads) only with `-vv`, else only its errors."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if verbosity else logging.WARNING)
+    for name in AIC_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbosity >= 2 else logging.ERROR)
+
+
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
+    configure_logging(args.verbose)
     if args.leader_elect and not args.watch:
         print("error: --leader-elect needs --watch (one pass needs no leader: pushes are fast-forward only)",
               file=sys.stderr)
@@ -304,5 +313,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     online.add_argument("--trust-request-profiler-image", action="store_true",
                         help="kubernetes: run the request's spec.profilingConfig.profilerImage instead (it must "
                         "contain this project; the repository then chooses code run with the Job's permissions)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log each step (-vv: also AI Configurator's own logging)")
     parser.set_defaults(handler=run)

@@ -99,3 +99,16 @@ def test_bad_input_fails_with_the_file_and_field(tmp_path, capsys):
     assert main(["--config", str(online), "--output", str(tmp_path / "out")]) == 2
     assert "set sweep.aicSystem" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_api_version_and_kind_are_checked_not_ignored(tmp_path, capsys):
+    text = (EXAMPLES / "quickstart-aic.yaml").read_text()
+    for old, new, expected in (
+        ("apiVersion: nvidia.com/v1alpha1", "apiVersion: nvidia.com/v9", "apiVersion: 'nvidia.com/v9' is not nvidia.com/v1alpha1"),
+        ("kind: DynamoGraphDeploymentRequest", "kind: DynamoGraphDeployment", "kind: 'DynamoGraphDeployment' (apiVersion"),
+    ):
+        (tmp_path / "request.yaml").write_text(text.replace(old, new))
+        assert main(["--config", str(tmp_path / "request.yaml"), "--output", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / 'request.yaml'}: {expected}" in err
+        assert not (tmp_path / "out").exists()
