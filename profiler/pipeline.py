@@ -32,7 +32,10 @@ from profiler.selection import (
     DecodeProbe, EnginePick, ReplicaPlan, Selection, SelectionPolicy, select_engines, size_replicas,
 )
 from profiler.estimate.sweep import SweepResult, sweep
-from profiler.version import DEFAULT_PLANNER_IMAGE, PROFILER_VERSION
+from profiler.dynamo_release import BACKEND_IMAGE_NAMES, is_1x, published_image
+from profiler.render.dgd_v1beta1 import V1Beta1Options, render_dgd_v1beta1
+from profiler.render.schema_v1beta1 import validate_dgd_v1beta1
+from profiler.version import PROFILER_VERSION
 
 if TYPE_CHECKING:
     from profiler.measure.sweep import MeasureSettings
@@ -206,6 +209,50 @@ def _effective_config(request: ProfileRequest) -> ProfileConfig:
     return config
 
 
+def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelMapping, gpus_per_node: int,
+            identity: DeploymentIdentity, cm_name: str, replicas: tuple[int, int] | None,
+            ) -> tuple[dict[str, Any], bool, dict[str, Any], list[str]]:
+    """The DGD for the request's Dynamo version, checked; whether its Planner is Dynamo's; other manifests to
+    apply with it (file name -> object); warnings. `replicas`: (prefill, decode) sized for the expected load."""
+    config, warnings = request.config, []
+    if is_1x(request.dynamo_version):
+        if request.base_config is not None:
+            warnings.append("the base config is not used for a v1beta1 deployment (Dynamo 1.x starts from its own "
+                            "template); say changes in the request's overrides.dgd")
+        options = V1Beta1Options(
+            dynamo_version=request.dynamo_version, request_image=request.request_image,
+            project_planner_image=request.project_planner_image, planner_enabled=request.planner_enabled,
+            planner_settings=dict(request.planner_settings), mocker=request.use_mocker, kv_router=request.kv_router,
+            dgd_override=request.dgd_override, replicas=replicas,
+        )
+        rendered = render_dgd_v1beta1(config=config, prefill=prefill, decode=decode, gpus_per_node=gpus_per_node,
+                                      identity=identity, configmap_name=cm_name, options=options)
+        validate_dgd_v1beta1(rendered.dgd)
+        manifests = {"planner-config.yaml": cm for cm in rendered.configmaps}
+        return rendered.dgd, rendered.stock_planner, manifests, warnings
+    for wanted, what in ((request.kv_router, "KV routing"),
+                         (not request.planner_enabled, "a deployment without a Planner"),
+                         (request.dgd_override, "overrides.dgd"), (request.planner_settings, "Dynamo 1.x planner "
+                                                                   "settings")):
+        if wanted:
+            warnings.append(f"{what} is not rendered for Dynamo {request.dynamo_version} (v1alpha1 DGDs); set "
+                            "dynamo.version in gitops-sla.yaml to a 1.x release for it")
+    runtime_image = published_image(BACKEND_IMAGE_NAMES[config.engine.backend], request.dynamo_version)
+    dgd, stock, dropped = render_dgd(
+        request.base_config if request.base_config is not None else _vendored_base(config.engine.backend),
+        user_base=request.base_config is not None, config=config, prefill=prefill, decode=decode,
+        gpus_per_node=gpus_per_node, identity=identity, configmap_name=cm_name,
+        project_planner_image=request.project_planner_image, runtime_image=runtime_image, replicas=replicas,
+    )
+    warnings += [f"planner.{key}: Dynamo 0.8's planner has no such flag, so it is not rendered (name this "
+                 "project's planner image in gitops-sla.yaml, planner.image, to use it)" for key in dropped]
+    if request.use_mocker:
+        dgd = mocker_dgd(dgd, backend=config.engine.backend, model=config.deployment.model, configmap_name=cm_name,
+                         image=config.deployment.dgd_image or None)
+    validate_dgd(dgd)
+    return dgd, stock, {}, warnings
+
+
 def profile(
     request: ProfileRequest,
     *,
@@ -327,22 +374,10 @@ def render(
         annotations=dict(request.annotations),
     )
     cm_name = configmap_name(request.request_namespace, request.request_name, prefill_json, decode_json)
-    dgd, stock_planner = render_dgd(
-        request.base_config if request.base_config is not None else _vendored_base(config.engine.backend),
-        user_base=request.base_config is not None,
-        config=config,
-        prefill=prefill_mapping,
-        decode=decode_point.mapping,
-        gpus_per_node=gpus_per_node,
-        identity=identity,
-        configmap_name=cm_name,
-        planner_image=DEFAULT_PLANNER_IMAGE,
-        replicas=(plan.prefill, plan.decode) if plan else None,
-    )
-    if request.use_mocker:
-        dgd = mocker_dgd(dgd, backend=config.engine.backend, model=config.deployment.model, configmap_name=cm_name,
-                         image=config.deployment.dgd_image or None)
-    validate_dgd(dgd)
+    dgd, stock_planner, extra_manifests, render_warnings = _render(request, prefill_mapping, decode_point.mapping,
+                                                                   gpus_per_node, identity, cm_name,
+                                                                   (plan.prefill, plan.decode) if plan else None)
+    warnings += render_warnings
     labels = {
         LABEL_DGDR_NAME: request.request_name,
         LABEL_DGDR_NAMESPACE: request.request_namespace,
@@ -360,6 +395,7 @@ def render(
     files = {
         "dgd.yaml": to_yaml(dgd),
         "planner-profile-data.yaml": to_yaml(configmap),
+        **{name: to_yaml(manifest) for name, manifest in extra_manifests.items()},
         interpolation.PREFILL_FILE: prefill_json.encode(),
         interpolation.DECODE_FILE: decode_json.encode(),
         interpolation.PREFILL_NPZ: interpolation.to_npz(curve),

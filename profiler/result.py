@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from profiler.config import ProfileConfig
+from profiler.dynamo_release import DYNAMO_0_8
 
 
 class ProfileRequest(BaseModel):
@@ -27,6 +28,14 @@ class ProfileRequest(BaseModel):
     concurrency: float | None = None  # requests in flight
     optimization_type: Literal["latency", "throughput"] | None = None
     use_mocker: bool = False  # the DGDR's useMocker/deployMocker: render Dynamo mocker workers instead of GPU workers
+    # Which Dynamo the DGD is for (0.x: v1alpha1, 1.x: v1beta1), its images and which planner it runs.
+    dynamo_version: str = DYNAMO_0_8
+    request_image: str | None = None  # v1beta1 `spec.image`: Dynamo 1.x derives planner and worker images from it
+    project_planner_image: str | None = None  # run this project's planner from this image; None: Dynamo's own
+    planner_enabled: bool = True  # v1beta1 without `features.planner`: no Planner
+    planner_settings: dict[str, Any] = Field(default_factory=dict)  # Dynamo 1.x PlannerConfig keys no flag says
+    kv_router: bool | None = None
+    dgd_override: dict[str, Any] | None = None  # v1beta1 `overrides.dgd` (its spec part)
 
 
 class EngineChoice(BaseModel):

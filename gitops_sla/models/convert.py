@@ -32,39 +32,11 @@ from gitops_sla.models.dgdr_v1beta1 import (
 )
 from gitops_sla.models.request import PlannerFeature, ProfilingJobSettings, SlaRequest, Workload
 from profiler.config import ProfileConfig
-from profiler.dynamo_planner_config import canonical_key
+from profiler.dynamo_planner_config import FLAG_OF_PLANNER_KEY, PLANNER_CHOICES_1X, PLANNER_KEY_OF_FLAG, canonical_key
 from profiler.planner_flags import FLAGS_BY_DEST, FLAGS_BY_PASSTHROUGH_KEY
 
 DGD_KIND = "DynamoGraphDeployment"
 GPU_SKUS = frozenset(get_args(GpuSku))
-
-# Dynamo 0.8 planner flag (dest) -> Dynamo 1.x PlannerConfig key, for the settings both planners have.
-PLANNER_KEY_OF_FLAG: dict[str, str] = {
-    "environment": "environment",
-    "backend": "backend",
-    "log_dir": "log_dir",
-    "adjustment_interval": "throughput_adjustment_interval_seconds",
-    "max_gpu_budget": "max_gpu_budget",
-    "min_endpoint": "min_endpoint",
-    "prefill_engine_num_gpu": "prefill_engine_num_gpu",
-    "decode_engine_num_gpu": "decode_engine_num_gpu",
-    "profile_results_dir": "profile_results_dir",
-    "ttft": "ttft_ms",
-    "itl": "itl_ms",
-    "load_predictor": "load_predictor",
-    "load_predictor_log1p": "load_predictor_log1p",
-    "prophet_window_size": "prophet_window_size",
-    "load_predictor_warmup_trace": "load_predictor_warmup_trace",
-    "kalman_q_level": "kalman_q_level",
-    "kalman_q_trend": "kalman_q_trend",
-    "kalman_r": "kalman_r",
-    "kalman_min_points": "kalman_min_points",
-    "metric_pulling_prometheus_endpoint": "metric_pulling_prometheus_endpoint",
-    "metric_reporting_prometheus_port": "metric_reporting_prometheus_port",
-    "model_name": "model_name",
-}
-FLAG_OF_PLANNER_KEY = {key: flag for flag, key in PLANNER_KEY_OF_FLAG.items()}
-PLANNER_CHOICES_1X = {"load_predictor": ("constant", "arima", "prophet", "kalman")}
 
 # Profile config fields (snake_case paths) that v1beta1 says elsewhere, or that the request fields inject.
 _MAPPED_CONFIG_PATHS = {

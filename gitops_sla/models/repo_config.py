@@ -13,7 +13,11 @@ tenancy:                        # which request paths may target which namespace
   - paths: ["requests/*/*.yaml"]
     namespaces: ["{namespace}"]
 protectedNamespaces: ["kube-*", "flux-system", "argocd", "gitops-sla-system"]  # the default: never targeted
-planner:                        # rendered into every generated Planner service's args
+dynamo:
+  version: "1.6.1"              # the cluster's Dynamo: 0.8.x -> v1alpha1 DGDs, 1.x -> v1beta1 DGDs
+                                #   default: the release of each request's API version (v1alpha1 0.8.1, v1beta1 1.6.1)
+planner:                        # default (no image): Dynamo's own planner, with the profile data
+  image: ghcr.io/my-org/gitops-sla:0.1.0  # run this project's planner from this image instead; then:
   mode: git                     # git | patch | advisory  (--mode)
   commitPeriodSeconds: 600      # git mode: at most one replica commit per period (--git-commit-period)
   gitRepo: https://github.com/my-org/my-gitops-repo.git  # git mode: where planner pods push (--git-repo);
@@ -39,6 +43,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from gitops_sla.models.base import StrictModel
 from profiler.config import ProfileConfig
+from profiler.dynamo_release import VERSION_PATTERN
 
 REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
 NAMESPACE_PLACEHOLDER = "{namespace}"
@@ -125,10 +130,15 @@ def is_remote_url(url: str) -> bool:
 
 
 class PlannerSettings(StrictModel):
-    """How the runtime planner applies its decisions; the reconciler renders them into every generated
-    Planner service (`--mode`, and in git mode `--git-repo`, `--git-branch`, `--git-commit-period`,
-    `--git-pull-request`). A request's own `profilingConfig.config.planner` keys win over these."""
+    """Which planner the generated DGDs run and how it applies its decisions.
 
+    Without `image`, Dynamo's own planner runs (from the workers' runtime image on Dynamo 0.8, from
+    `nvcr.io/nvidia/ai-dynamo/dynamo-planner:<version>` on Dynamo 1.x). With `image` (where this project's
+    image is published, e.g. `ghcr.io/my-org/gitops-sla:0.1.0`), this project's planner runs from it and the
+    other settings reach every Planner service (`--mode`, and in git mode `--git-repo`, `--git-branch`,
+    `--git-commit-period`, `--git-pull-request`); a request's own planner keys win over them."""
+
+    image: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s]+$")] | None = None
     mode: PlannerMode = "advisory"
     commit_period_seconds: Annotated[int, Field(ge=0)] = 600
     git_repo: str | None = None
@@ -146,6 +156,14 @@ class PlannerSettings(StrictModel):
             raise ValueError("gitRepo would put a password or token into Git (and into every DGD); give the URL "
                              "without it and set GITOPS_SLA_GIT_TOKEN(_FILE) in the Planner service instead")
         return value
+
+
+class DynamoSettings(StrictModel):
+    """The cluster's Dynamo: `version` decides the generated DGD's API version (0.8.x: v1alpha1, 1.x: v1beta1)
+    and the Dynamo images it references. Default: the release of the request's own API version (v1alpha1:
+    0.8.1, v1beta1: 1.6.1), so a repository can hold both."""
+
+    version: Annotated[str, StringConstraints(pattern=VERSION_PATTERN)] | None = None
 
 
 class ForgeSettings(StrictModel):
@@ -200,6 +218,7 @@ class RepoConfig(StrictModel):
     tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     online_profiling: OnlineProfilingSettings = Field(default_factory=OnlineProfilingSettings)
+    dynamo: DynamoSettings = Field(default_factory=DynamoSettings)
     forge: ForgeSettings | None = None
     protected_namespaces: list[str] = Field(default_factory=lambda: list(PROTECTED_NAMESPACES))
 

@@ -379,7 +379,8 @@ class Reconciler:
         profile_config = config.selection.apply(profile_config)  # the repo's selection defaults
         profile_config = planner_keys.apply(profile_config, *key)
         job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
-                         snapshot.read_blob(base_blob) if base_blob else None, config.online_profiling.fallback)
+                         snapshot.read_blob(base_blob) if base_blob else None, config.online_profiling.fallback,
+                         planner_image=planner_keys.image, dynamo_version=planner_keys.dynamo_version)
         result = self._outputs.get(digest)
         if result is None:
             started = time.perf_counter()

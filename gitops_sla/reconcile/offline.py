@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitops_sla.models import ResultSummary
 from gitops_sla.reconcile.profiling import InlineBackend, ProfileJob, ProfileOutput
 from gitops_sla.yamlsafe import YamlError, load_yaml
+from profiler.dynamo_release import default_version
 from profiler.errors import ProfilingError
 from profiler.version import PROFILER_VERSION
 
@@ -21,6 +22,21 @@ _KIND_LINE = re.compile(rb"^kind: ", re.M)
 def kubernetes_manifests(files: dict[str, bytes]) -> list[str]:
     """The files that are Kubernetes objects (YAML with a top-level `kind`): what `kustomization.yaml` lists."""
     return sorted(name for name, data in files.items() if name.endswith((".yaml", ".yml")) and _KIND_LINE.search(data))
+
+
+def deployment_fields(job: ProfileJob) -> dict[str, Any]:
+    """The `ProfileRequest` fields that say which Dynamo the DGD is for, its planner and its features."""
+    request = job.request
+    return {
+        "dynamo_version": job.dynamo_version or default_version(request.api_version),
+        "request_image": request.profiling_job.image if request.api_version.endswith("/v1beta1") else None,
+        "project_planner_image": job.planner_image,
+        "planner_enabled": request.planner.enabled,
+        "planner_settings": dict(request.planner.config_extra),
+        "use_mocker": request.mocker,
+        "kv_router": request.kv_router,
+        "dgd_override": request.dgd_override,
+    }
 
 
 def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
@@ -49,7 +65,7 @@ def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
         request_rate=job.request.workload.request_rate,
         concurrency=job.request.workload.concurrency,
         optimization_type=job.request.optimization_type,
-        use_mocker=job.request.mocker,
+        **deployment_fields(job),
     ), engines=engines, measure=measure)
     prefill, decode = result.prefill, result.decode
     summary = ResultSummary(

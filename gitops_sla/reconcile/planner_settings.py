@@ -40,12 +40,15 @@ class RepoPlannerKeys:
     """Planner passthrough keys from `gitops-sla.yaml`, the same for every request of a pass.
 
     `mode` is the repository's planner mode; `git` the keys a request whose effective mode is git gets (its
-    `planner_git_path` is added per request); `digest` covers the mode (and the git keys in git mode) and
-    goes into every spec hash."""
+    `planner_git_path` is added per request); `image` this project's planner image (None: Dynamo's own
+    planner, which takes none of these keys); `dynamo_version` the cluster's Dynamo (None: by each request's
+    API version); `digest` covers them all (the git keys in git mode) and goes into every spec hash."""
 
     mode: str
     git: dict[str, Any]
     digest: str
+    image: str | None = None
+    dynamo_version: str | None = None
 
     @classmethod
     def from_config(cls, config: RepoConfig, reconciler_url: str | None) -> "RepoPlannerKeys":
@@ -59,12 +62,15 @@ class RepoPlannerKeys:
             git["planner_git_repo"] = url
         # The git keys count only in git mode, so the URL the reconciler reads matters only there (a request
         # that sets planner_mode: git itself in another mode is re-rendered when the request changes).
-        text = json.dumps({"mode": settings.mode, "git": git if settings.mode == "git" else {}}, sort_keys=True)
-        return cls(settings.mode, git, hashlib.sha256(text.encode()).hexdigest()[:16])
+        text = json.dumps({"mode": settings.mode, "git": git if settings.mode == "git" else {},
+                           "image": settings.image, "dynamo": config.dynamo.version}, sort_keys=True)
+        return cls(settings.mode, git, hashlib.sha256(text.encode()).hexdigest()[:16], settings.image,
+                   config.dynamo.version)
 
     def missing_repo_url(self) -> bool:
-        """Git mode, but no URL the planner pods could push to (the reconciler reads a local path)."""
-        return self.mode == "git" and "planner_git_repo" not in self.git
+        """This project's planner in git mode, but no URL its pods could push to (the reconciler reads a local
+        path)."""
+        return self.image is not None and self.mode == "git" and "planner_git_repo" not in self.git
 
     def apply(self, profile_config: ProfileConfig, namespace: str, name: str) -> ProfileConfig:
         """The request's profile config with the repository's planner keys under its own (the request's keys

@@ -36,6 +36,9 @@ class ProfileJob:
     base_config_path: str | None = None
     base_config: bytes | None = None
     online_fallback: OnlineFallback = "fail"  # gitops-sla.yaml `onlineProfiling.fallback`
+    planner_image: str | None = None  # gitops-sla.yaml `planner.image`: this project's planner; None: Dynamo's
+    dynamo_version: str | None = None  # gitops-sla.yaml `dynamo.version`; None: by the request's API version
+
 
     @property
     def online(self) -> bool:

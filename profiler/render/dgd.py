@@ -52,11 +52,14 @@ def render_dgd(
     gpus_per_node: int,
     identity: DeploymentIdentity,
     configmap_name: str,
-    planner_image: str,
+    project_planner_image: str | None,
+    runtime_image: str,
     replicas: tuple[int, int] | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """The rendered DGD and whether its Planner is Dynamo's stock planner. `replicas`: (prefill, decode) worker
-    replicas sized for the expected load; None keeps the base config's."""
+) -> tuple[dict[str, Any], bool, list[str]]:
+    """The rendered DGD, whether its Planner is Dynamo's own planner, and the planner keys that planner has no
+    flag for. `project_planner_image` runs this project's planner; None runs Dynamo's from the workers' image
+    (`runtime_image` when neither the request nor the base config names one). `replicas`: (prefill, decode)
+    worker replicas sized for the expected load; None keeps the base config's."""
     services = _services(base)
     backend = config.engine.backend
     image = config.deployment.dgd_image or None
@@ -89,14 +92,14 @@ def render_dgd(
         ),
         None,
     )
-    planner, stock = planner_service(
+    planner, stock, dropped = planner_service(
         base_planner,
         config=config,
         prefill_gpus=prefill.num_gpus,
         decode_gpus=decode.num_gpus,
         configmap_name=configmap_name,
-        default_image=planner_image,
-        stock_image=image or frontend_image,
+        project_image=project_planner_image,
+        runtime_image=image or frontend_image or runtime_image,
     )
     services[planner_key] = planner
 
@@ -123,7 +126,7 @@ def render_dgd(
         "spec": {**{k: v for k, v in base["spec"].items() if k != "services"}, "services": services},
     }
     check_name_lengths(dgd)
-    return dgd, stock
+    return dgd, stock, dropped
 
 
 def _services(base: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ kind: RepoConfig
 targetBranch: main
 defaultMode: commit
 planner:
+  image: ghcr.io/my-org/gitops-sla:0.1.0
   mode: git
   commitPeriodSeconds: 600
 """

@@ -63,13 +63,18 @@ def test_dense_model_renders_a_valid_dgd_with_the_chosen_mappings(run_profile, b
     assert (dgd["metadata"]["name"], dgd["metadata"]["namespace"]) == ("sla-aic", "team-a")
 
 
+RUNTIME_IMAGES = {"vllm": "vllm-runtime", "sglang": "sglang-runtime", "trtllm": "tensorrtllm-runtime"}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_planner_runs_this_projects_planner_with_the_profile_data_mounted(run_profile, backend):
+def test_planner_runs_dynamos_own_planner_with_the_profile_data_mounted(run_profile, backend):
     result = run_profile(make_request(backend))
     dgd, configmap = load(result, "dgd.yaml"), load(result, "planner-profile-data.yaml")
     planner = dgd["spec"]["services"]["Planner"]
     container = planner["extraPodSpec"]["mainContainer"]
-    assert container["command"] == ["python3", "-m", "planner"]
+    assert container["command"] == ["python3", "-m", "planner_sla"]
+    assert container["image"] == f"nvcr.io/nvidia/ai-dynamo/{RUNTIME_IMAGES[backend]}:0.8.1"  # the workers' image
+    assert container["workingDir"] == "/workspace/components/src/dynamo/planner"
     assert container["args"] == [
         f"--backend={backend}", "--ttft=500.0", "--itl=30.0",
         f"--prefill-engine-num-gpu={result.prefill.num_gpus}", f"--decode-engine-num-gpu={result.decode.num_gpus}",
@@ -85,6 +90,13 @@ def test_planner_runs_this_projects_planner_with_the_profile_data_mounted(run_pr
     ]
     assert configmap["data"]["prefill_raw_data.json"] == result.files["prefill_raw_data.json"].decode()
     assert configmap["data"]["decode_raw_data.json"] == result.files["decode_raw_data.json"].decode()
+
+
+def test_planner_runs_this_projects_planner_from_the_image_named(run_profile):
+    result = run_profile(make_request("vllm", project_planner_image="ghcr.io/my-org/gitops-sla:0.1.0"))
+    container = load(result, "dgd.yaml")["spec"]["services"]["Planner"]["extraPodSpec"]["mainContainer"]
+    assert container["command"] == ["python3", "-m", "planner"]
+    assert container["image"] == "ghcr.io/my-org/gitops-sla:0.1.0" and "workingDir" not in container
 
 
 def test_selection_dynamo_follows_dynamos_rule_over_the_sweep(run_profile):
@@ -276,6 +288,7 @@ def test_overrides_image_name_namespace_labels_and_planner_passthrough(run_profi
         dgd_namespace="serving",
         labels={"team": "a", "app.kubernetes.io/managed-by": "someone-else"},
         annotations={"note": "hi"},
+        project_planner_image="registry.example/gitops-sla:1.2.3",
     )
     result = run_profile(request)
     dgd = load(result, "dgd.yaml")

@@ -31,9 +31,14 @@ PATH_KEY = f"--git-path={OUT}/replicas.yaml"
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) is not installed")
 
 
+PROJECT_PLANNER_IMAGE = "ghcr.io/my-org/gitops-sla:0.1.0"
+
+
 def repo_config(mode: str, **planner: object) -> str:
+    """A repository that runs this project's planner (`planner.image`) in `mode`."""
     lines = ["apiVersion: gitops-sla.nvidia.com/v1alpha1", "kind: RepoConfig", "targetBranch: main",
-             "defaultMode: commit", "planner:", f"  mode: {mode}", "  commitPeriodSeconds: 300"]
+             "defaultMode: commit", "planner:", f"  image: {PROJECT_PLANNER_IMAGE}", f"  mode: {mode}",
+             "  commitPeriodSeconds: 300"]
     lines += [f"  {key}: {value}" for key, value in planner.items()]
     return "\n".join(lines) + "\n"
 

@@ -1,3 +1,9 @@
+"""Run with Dynamo 1.6.1's python: print the fields of Dynamo's `PlannerConfig` as
+`profiler/vendor/dynamo/planner_config_1.6.1.json` holds them (kind, nullable, choices, aliases).
+
+    $(scripts/setup-dynamo-venv) tests/support/dynamo_planner_config_fields.py > profiler/vendor/dynamo/planner_config_1.6.1.json
+
+`dynamo/planner/__init__.py` imports aisimulate (not installable here): an empty package module stands in."""
 import sys, types, json, pathlib, typing, enum
 import dynamo
 pkg = types.ModuleType("dynamo.planner"); pkg.__path__=[str(pathlib.Path(dynamo.__path__[0])/"planner")]
