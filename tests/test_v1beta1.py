@@ -84,7 +84,7 @@ def test_v1beta1_request_becomes_the_version_free_request() -> None:
     assert config.sweep.use_ai_configurator and request.search_strategy == "rapid"
     assert config.planner == {"planner_min_endpoint": 2}
     assert request.planner.enabled and request.planner.config_extra == {"enable_throughput_scaling": True}
-    assert request.workload.request_rate == 12.5 and request.optimization_type == "throughput"
+    assert config.workload.request_rate == 12.5 and config.sla.optimization_type == "throughput"
     assert request.profiling_job.image == "nvcr.io/nvidia/ai-dynamo/dynamo-planner:1.6.1"
 
 
@@ -159,7 +159,8 @@ def common_view(request: SlaRequest) -> dict[str, Any]:
         "model": request.model,
         "backend": request.backend,
         "auto_apply": request.auto_apply,
-        "sla": (config.sla.isl, config.sla.osl, config.sla.ttft, config.sla.itl),
+        "sla": (config.sla.isl, config.sla.osl, config.sla.ttft, config.sla.itl, config.sla.optimization_type),
+        "workload": (config.workload.request_rate, config.workload.concurrency),
         "system": config.aic_system,
         "gpus_per_node": config.hardware.num_gpus_per_node,
         "vram": config.hardware.gpu_vram_mib,
@@ -235,9 +236,11 @@ def test_v1beta1_to_v1alpha1_names_what_v1alpha1_cannot_say() -> None:
     request = _validated(REQUEST.replace("  features:", "  features:\n    kvRouter:\n      enabled: true")).request
     document, warnings = to_v1alpha1(request)
     paths = {w.path for w in warnings}
-    assert {"spec.workload.requestRate", "spec.sla.optimizationType", "spec.features.kvRouter.enabled",
-            "spec.features.planner.enable_throughput_scaling"} <= paths
-    assert document["spec"]["profilingConfig"]["config"]["planner"] == {"planner_min_endpoint": 2}
+    assert {"spec.features.kvRouter.enabled", "spec.features.planner.enable_throughput_scaling"} <= paths
+    assert not {"spec.workload.requestRate", "spec.sla.optimizationType"} & paths  # v1alpha1's config says them
+    config = document["spec"]["profilingConfig"]["config"]
+    assert config["planner"] == {"planner_min_endpoint": 2}
+    assert config["workload"] == {"requestRate": 12.5} and config["sla"]["optimizationType"] == "throughput"
     assert validate_request_file(dump_yaml(document).encode(), file="x.yaml").ok
 
 

@@ -7,6 +7,7 @@ Field map (v1alpha1 `spec.profilingConfig.config` = `config` below):
 |---|---|
 | `config.sla.isl` / `osl` | `workload.isl` / `osl` |
 | `config.sla.ttft` / `itl` | `sla.ttft` / `itl` (`sla.e2eLatency`: both bounds, as Dynamo 1.6.1 reads it) |
+| `config.sla.optimizationType`, `config.workload.{requestRate,concurrency}` | `sla.optimizationType`, `workload.*` |
 | `config.sweep.useAiConfigurator` true / false | `searchStrategy: rapid` / `thorough` |
 | AI Configurator system (`sweep.aicSystem`, `aic.system`, `hardware.gpuType`) | `hardware.gpuSku` |
 | `config.hardware.numGpusPerNode`, `gpuVramMib` | `hardware.numGpusPerNode`, `vramMb` |
@@ -30,7 +31,7 @@ from gitops_sla.models.dgdr_v1beta1 import (
     API_VERSION_V1BETA1, DEFAULT_ISL, DEFAULT_ITL_MS, DEFAULT_OSL, DEFAULT_TTFT_MS, DGDRSpecV1Beta1,
     DynamoGraphDeploymentRequestV1Beta1, GpuSku,
 )
-from gitops_sla.models.request import PlannerFeature, ProfilingJobSettings, SlaRequest, Workload
+from gitops_sla.models.request import PlannerFeature, ProfilingJobSettings, SlaRequest
 from profiler.config import ProfileConfig
 from profiler.dynamo_planner_config import FLAG_OF_PLANNER_KEY, PLANNER_CHOICES_1X, PLANNER_KEY_OF_FLAG, canonical_key
 from profiler.planner_flags import FLAGS_BY_DEST, FLAGS_BY_PASSTHROUGH_KEY
@@ -40,7 +41,8 @@ GPU_SKUS = frozenset(get_args(GpuSku))
 
 # Profile config fields (snake_case paths) that v1beta1 says elsewhere, or that the request fields inject.
 _MAPPED_CONFIG_PATHS = {
-    "sla.isl", "sla.osl", "sla.ttft", "sla.itl", "sweep.use_ai_configurator", "sweep.aic_system", "aic.system",
+    "sla.isl", "sla.osl", "sla.ttft", "sla.itl", "sla.optimization_type", "workload.request_rate",
+    "workload.concurrency", "sweep.use_ai_configurator", "sweep.aic_system", "aic.system",
     "hardware.gpu_type", "hardware.num_gpus_per_node", "hardware.gpu_vram_mib", "deployment.model_cache.pvc_name",
     "deployment.model_cache.pvc_path", "deployment.model_cache.mount_path", "deployment.model", "engine.backend",
     "deployment.namespace", "planner",
@@ -92,9 +94,6 @@ def to_v1alpha1(request: SlaRequest) -> tuple[dict[str, Any], list[ConversionWar
         backend = request.resolved_backend
         lost(ConversionWarning("spec.backend", f"v1alpha1 has no 'auto' backend; written as {backend}"))
     for path, value, what in (
-        ("spec.workload.requestRate", request.workload.request_rate, "the expected request rate"),
-        ("spec.workload.concurrency", request.workload.concurrency, "the expected concurrency"),
-        ("spec.sla.optimizationType", request.optimization_type, "the optimization type"),
         ("spec.hardware.totalGpus", request.total_gpus, "the GPU budget"),
         ("spec.hardware.interconnect", request.interconnect, "the interconnect"),
         ("spec.hardware.rdma", request.rdma, "RDMA availability"),
@@ -161,7 +160,10 @@ def from_v1beta1_spec(spec: DGDRSpecV1Beta1, metadata: Any) -> SlaRequest:
     itl = e2e if e2e is not None else ((sla.itl if sla else None) or DEFAULT_ITL_MS)
     passthrough, extra = _planner_from_1x((spec.features.planner if spec.features else None) or {})
     config: dict[str, Any] = {
-        "sla": {"isl": isl, "osl": osl, "ttft": ttft, "itl": itl},
+        "sla": {"isl": isl, "osl": osl, "ttft": ttft, "itl": itl,
+                "optimization_type": sla.optimization_type if sla else None},
+        "workload": {"request_rate": workload.request_rate if workload else None,
+                     "concurrency": workload.concurrency if workload else None},
         "sweep": {"use_ai_configurator": spec.search_strategy == "rapid"},
         "planner": passthrough,
     }
@@ -186,9 +188,6 @@ def from_v1beta1_spec(spec: DGDRSpecV1Beta1, metadata: Any) -> SlaRequest:
         deployment=deployment,
         profiling_job=ProfilingJobSettings(image=spec.image, overrides=overrides.profiling_job if overrides else None),
         mocker=bool(features and features.mocker and features.mocker.enabled),
-        workload=Workload(request_rate=workload.request_rate if workload else None,
-                          concurrency=workload.concurrency if workload else None),
-        optimization_type=sla.optimization_type if sla else None,
         e2e_latency_ms=e2e,
         total_gpus=hardware.total_gpus if hardware else None,
         interconnect=hardware.interconnect if hardware else None,
@@ -232,17 +231,17 @@ def to_v1beta1(request: SlaRequest) -> tuple[dict[str, Any], list[ConversionWarn
     if hardware:
         spec["hardware"] = hardware
     workload: dict[str, Any] = {"isl": config.sla.isl, "osl": config.sla.osl}
-    if request.workload.concurrency is not None:
-        workload["concurrency"] = request.workload.concurrency
-    if request.workload.request_rate is not None:
-        workload["requestRate"] = request.workload.request_rate
+    if config.workload.concurrency is not None:
+        workload["concurrency"] = config.workload.concurrency
+    if config.workload.request_rate is not None:
+        workload["requestRate"] = config.workload.request_rate
     spec["workload"] = workload
     if request.e2e_latency_ms is not None:
         sla: dict[str, Any] = {"ttft": None, "itl": None, "e2eLatency": request.e2e_latency_ms}
     else:
         sla = {"ttft": config.sla.ttft, "itl": config.sla.itl}
-    if request.optimization_type:
-        sla["optimizationType"] = request.optimization_type
+    if config.sla.optimization_type:
+        sla["optimizationType"] = config.sla.optimization_type
     spec["sla"] = sla
     overrides = _overrides_1x(request, warnings)
     if overrides:

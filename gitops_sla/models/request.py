@@ -7,8 +7,8 @@ version onto it and back, naming in a warning what the target version cannot say
 profiler work on this model only; `to_profile_config()` is what the profiler reads.
 
 The profile config (`profiler.config.ProfileConfig`) holds every setting it has a key for, with defaults
-already resolved for the version read (v1alpha1 and v1beta1 default the SLA differently): SLA and sequence
-lengths, hardware, `sweep.useAiConfigurator` (= `searchStrategy: rapid`), the model cache and the planner
+already resolved for the version read (v1alpha1 and v1beta1 default the SLA differently): SLA, sequence
+lengths, optimization type and expected load (`workload`), hardware, `sweep.useAiConfigurator` (= `searchStrategy: rapid`), the model cache and the planner
 settings as planner passthrough keys. The fields beside it hold what only v1beta1 can say.
 """
 
@@ -20,7 +20,7 @@ from pydantic import Field
 
 from gitops_sla.models.base import WrittenModel
 from gitops_sla.models.dgdr import ConfigMapRef, DeploymentOverrides, ObjectMeta, ResourceRequirements, Toleration
-from profiler.config import ProfileConfig, WorkloadConfig
+from profiler.config import ProfileConfig
 
 RequestBackend = Literal["auto", "vllm", "sglang", "trtllm"]
 AUTO_BACKEND_CHOICE = "trtllm"  # Dynamo 1.6.1 tries trtllm, sglang, vllm in this order
@@ -35,13 +35,6 @@ class ProfilingJobSettings(WrittenModel):
     tolerations: list[Toleration] = Field(default_factory=list)
     node_selector: dict[str, str] = Field(default_factory=dict)
     overrides: dict[str, Any] | None = None
-
-
-class Workload(WrittenModel):
-    """Expected load (v1beta1 `workload`); sequence lengths live in the profile config's `sla`."""
-
-    request_rate: float | None = None
-    concurrency: float | None = None
 
 
 class PlannerFeature(WrittenModel):
@@ -67,8 +60,6 @@ class SlaRequest(WrittenModel):
     enable_gpu_discovery: bool = False
     mocker: bool = False
     # What only v1beta1 can say.
-    workload: Workload = Field(default_factory=Workload)
-    optimization_type: Literal["latency", "throughput"] | None = None
     e2e_latency_ms: float | None = None
     total_gpus: int | None = None
     interconnect: str | None = None
@@ -110,8 +101,8 @@ class SlaRequest(WrittenModel):
         """The profile config as Dynamo's operator hands it to the profiler (`ProfileConfig.with_request_fields`):
         the model and backend injected, the namespace filling `deployment.namespace`, the workers image as
         `deployment.dgd_image`, the base config path as `engine.config`, GPU discovery as
-        `hardware.enable_gpu_discovery`, v1beta1's `workload` load and `sla.optimizationType` as the profile
-        config's `workload` and `sla.optimization_type` (where the profile config sets none)."""
+        `hardware.enable_gpu_discovery` (v1beta1's `workload` and `sla.optimizationType` are already the profile
+        config's `workload` and `sla.optimization_type`)."""
         config = self.config.with_request_fields(
             model=self.model,
             backend=self.resolved_backend,
@@ -122,10 +113,4 @@ class SlaRequest(WrittenModel):
         if self.enable_gpu_discovery and not config.hardware.enable_gpu_discovery:
             hardware = config.hardware.model_copy(update={"enable_gpu_discovery": True})
             config = config.model_copy(update={"hardware": hardware})
-        load = {"request_rate": self.workload.request_rate, "concurrency": self.workload.concurrency}
-        if any(value is not None for value in load.values()) and config.workload == WorkloadConfig():
-            config = config.model_copy(update={"workload": WorkloadConfig.model_validate(load)})
-        if self.optimization_type and config.sla.optimization_type is None:
-            sla = config.sla.model_copy(update={"optimization_type": self.optimization_type})
-            config = config.model_copy(update={"sla": sla})
         return config

@@ -62,9 +62,6 @@ def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
         dgd_namespace=overrides.namespace if overrides else None,
         labels=dict(overrides.labels) if overrides else {},
         annotations=dict(overrides.annotations) if overrides else {},
-        request_rate=job.request.workload.request_rate,
-        concurrency=job.request.workload.concurrency,
-        optimization_type=job.request.optimization_type,
         **deployment_fields(job),
     ), engines=engines, measure=measure)
     prefill, decode = result.prefill, result.decode
