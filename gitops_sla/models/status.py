@@ -59,14 +59,30 @@ class DeploymentStatus(WrittenModel):
     created: bool | None = None
 
 
+class ParetoEntry(WrittenModel):
+    """One entry of v1beta1's `profilingResults.pareto`: a deployment configuration on the front."""
+
+    config: dict[str, Any]
+
+
+class ProfilingResultsV1Beta1(WrittenModel):
+    """v1beta1's `profilingResults`: the Pareto front and the selected configuration."""
+
+    pareto: list[ParetoEntry] | None = None
+    selected_config: dict[str, Any] | None = None
+
+
 class DGDRStatus(WrittenModel):
-    """`status` of a DGDR, as Dynamo's CRD defines it."""
+    """`status` of a DGDR, as Dynamo's CRD defines it; for a v1beta1 request also v1beta1's fields (`phase`,
+    `profilingPhase`, `dgdName`, `profilingResults` with `pareto` and `selectedConfig`)."""
 
     state: State = ""
     backend: str | None = None
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
-    profiling_results: str | None = None
+    phase: str | None = None  # v1beta1: Pending, Profiling, Ready, Deploying, Deployed, Failed
+    dgd_name: str | None = None  # v1beta1
+    profiling_results: str | ProfilingResultsV1Beta1 | None = None  # v1alpha1: where; v1beta1: what
     profiling_phase: str | None = None  # Dynamo v1beta1's sub-phase while Profiling (e.g. SweepingDecode)
     profiling_progress: str | None = None  # while Profiling: measurements done/planned, e.g. "5/12"
     generated_deployment: dict[str, Any] | None = None

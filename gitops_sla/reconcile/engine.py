@@ -394,12 +394,14 @@ class Reconciler:
                                            reason=_profiling_reason(exc),
                                            message=_profiling_message(exc, base_path if base else None),
                                            model=model, backend=backend, validated=True)
+                status = out.for_version(status, request.api_version)
                 return self._commit_status(key, blob, base, digest, source, status, "profiling failed")
             if isinstance(result, Running):
                 self._pending.add(key)
                 status = out.profiling_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                               message=result.message, model=model, backend=backend,
                                               progress=result.progress)
+                status = out.for_version(status, request.api_version)
                 if recorded is not None and recorded.spec_hash == digest and recorded.state == "Profiling":
                     if not self._progress_due(key, result.progress):
                         return RequestOutcome(*key, "profiling", "Profiling", message=result.message), None
@@ -417,6 +419,7 @@ class Reconciler:
         status = out.generated_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                       output=result, model=model, backend=backend, auto_apply=mode == "commit",
                                       branch=self.branch)
+        status = out.for_version(status, request.api_version, result)
         replicas = out.replicas_plan(key, result)
 
         def files(head: Snapshot) -> dict[str, bytes | None]:  # on the fresh head: keeps the planner's replicas.yaml

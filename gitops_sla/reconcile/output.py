@@ -7,6 +7,7 @@ regenerated commit after a lost race is identical and a second pass finds nothin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from gitops_sla.models import (
     State,
     ValidationIssue,
 )
+from gitops_sla.models.status import ParetoEntry, ProfilingResultsV1Beta1
 from gitops_sla.reconcile.inputs import STATUS_FILE, RequestKey
 from gitops_sla.reconcile.profiling import ProfileOutput
 from profiler.progress import ProgressState
@@ -130,6 +132,48 @@ def generated_status(
                                        f"Committed to {branch}; Argo CD or Flux applies {folder}/")
     return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,
                              profiler_version=profiler_version, status=status, result=output.summary)
+
+
+V1BETA1_PHASES = {"Pending": "Pending", "Profiling": "Profiling", "Deploying": "Deploying", "Ready": "Ready",
+                  "Failed": "Failed", "DeploymentDeleted": "Failed"}
+
+
+def for_version(status_file: RequestStatusFile, api_version: str, output: ProfileOutput | None = None
+                ) -> RequestStatusFile:
+    """The status in the request's own version's shape: a v1beta1 request's also has `phase`,
+    `profilingPhase` (`Done` once profiled), `dgdName` and `profilingResults.{selectedConfig, pareto}`."""
+    if not api_version.endswith("/v1beta1"):
+        return status_file
+    status = status_file.status
+    update: dict[str, Any] = {"phase": V1BETA1_PHASES.get(status.state) or None}
+    if output is not None:
+        update.update(profiling_phase="Done", dgd_name=output.dgd_name,
+                      profiling_results=ProfilingResultsV1Beta1(selected_config=_selected_config(output),
+                                                                pareto=_pareto(output)))
+    return status_file.model_copy(update={"status": status.model_copy(update=update)})
+
+
+def _selected_config(output: ProfileOutput) -> dict[str, Any]:
+    summary = output.summary
+    return {key: value for key, value in (
+        ("prefill", {"mapping": summary.prefill_mapping, "gpus": summary.prefill_gpus,
+                     "ttftMs": summary.expected_ttft_ms}),
+        ("decode", {"mapping": summary.decode_mapping, "gpus": summary.decode_gpus, "itlMs": summary.expected_itl_ms,
+                    "throughputPerGpu": summary.throughput_per_gpu}),
+        ("slaMet", summary.sla_met),
+    )}
+
+
+def _pareto(output: ProfileOutput) -> list[ParetoEntry] | None:
+    """The Pareto fronts the profiler recorded in `profile.json` (`selection.prefill_pareto`, then decode)."""
+    try:
+        document = json.loads(output.files.get("profile.json", b"{}"))
+    except ValueError:
+        return None
+    selection = document.get("selection") or {}
+    entries = [ParetoEntry(config={"role": role, **point}) for role in ("prefill", "decode")
+               for point in selection.get(f"{role}_pareto") or []]
+    return entries or None
 
 
 def kustomization(resources: list[str], patches: list[str]) -> bytes:

@@ -63,8 +63,14 @@ def test_a_repository_holds_both_versions(git_server, tmp_path, profile_cache):
     assert _planner(beta)["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-planner:1.6.1"
     kustomization = _load(person, "generated/team-a/chat-b/kustomization.yaml")
     assert "planner-config.yaml" in kustomization["resources"]
-    status = _load(person, "generated/team-a/chat-b/status.yaml")
-    assert status["status"]["state"] == "Deploying" and status["request"]["backend"] == "trtllm"
+    status = _load(person, "generated/team-a/chat-b/status.yaml")["status"]  # v1beta1's shape, and the shared one
+    assert (status["state"], status["phase"], status["profilingPhase"], status["dgdName"]) == \
+        ("Deploying", "Deploying", "Done", "chat-b")
+    selected = status["profilingResults"]["selectedConfig"]
+    assert selected["decode"]["mapping"].startswith(("TP=", "TEP=", "DEP=")) and selected["slaMet"] is True
+    roles = {entry["config"]["role"] for entry in status["profilingResults"]["pareto"]}
+    assert roles == {"prefill", "decode"}
+    assert "phase" not in _load(person, "generated/team-a/chat/status.yaml")["status"]  # v1alpha1's shape
     assert reconciler.run_pass(full=True).worked == []
 
     # the cluster runs Dynamo 1.6.1: the v1alpha1 request is rendered as v1beta1 too (regenerated once)
