@@ -136,7 +136,7 @@ def test_v1beta1_images_derive_from_the_image_the_request_names(run_profile):
 
 def test_v1beta1_mocker_kv_router_and_dgd_override(run_profile):
     override = {"spec": {"components": [{"name": "decode", "replicas": 3}], "imagePullSecrets": [{"name": "pull"}]}}
-    result = run_profile(make_request("vllm", dynamo_version="1.6.1", mocker=True, kv_router=True,
+    result = run_profile(make_request("vllm", dynamo_version="1.6.1", use_mocker=True, kv_router=True,
                                       dgd_override=override))
     dgd = load(result, "dgd.yaml")
     assert schema_errors_v1beta1(dgd) == []
@@ -192,7 +192,7 @@ def test_rendered_planner_configs_are_accepted_by_dynamos_planner_config(run_pro
         "plain": make_request("trtllm", dynamo_version="1.6.1"),
         "settings": make_request("vllm", dynamo_version="1.6.1", planner_settings={"enable_load_scaling": True},
                                  extra={"planner": {"planner_min_endpoint": 2, "planner_load_predictor": "kalman"}}),
-        "mocker": make_request("sglang", dynamo_version="1.6.1", mocker=True),
+        "mocker": make_request("sglang", dynamo_version="1.6.1", use_mocker=True),
     }
     files = []
     for name, request in requests.items():

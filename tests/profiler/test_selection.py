@@ -241,7 +241,8 @@ def test_v1beta1_workload_and_optimization_type_reach_the_profile_config():
     checked = validate_request_file(example / "2_rapid_supported_no_planner_with_load.yaml")
     config = checked.request.to_profile_config()
     assert config.workload.request_rate == 5.0 and config.workload.concurrency is None
-    latency = checked.request.model_copy(update={"optimization_type": "latency"}).to_profile_config()
+    text = (example / "2_rapid_supported_no_planner_with_load.yaml").read_text() + "  optimizationType: latency\n"
+    latency = validate_request_file(text.encode(), file="x.yaml").request.to_profile_config()
     assert latency.sla.optimization_type == "latency"
 
 
