@@ -219,11 +219,18 @@ def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelM
         if request.base_config is not None:
             warnings.append("the base config is not used for a v1beta1 deployment (Dynamo 1.x starts from its own "
                             "template); say changes in the request's overrides.dgd")
+        override = request.dgd_override
+        spec_override = (override or {}).get("spec") or {}
+        if override and (override.get("apiVersion") == "nvidia.com/v1alpha1" or "services" in spec_override):
+            warnings.append("overrides.dgd is written for v1alpha1 DGDs (spec.services); it is not applied to this "
+                            "v1beta1 DGD: write it with spec.components (by component name) and apiVersion "
+                            "nvidia.com/v1beta1")
+            override = None
         options = V1Beta1Options(
             dynamo_version=request.dynamo_version, request_image=request.request_image,
             project_planner_image=request.project_planner_image, planner_enabled=request.planner_enabled,
             planner_settings=dict(request.planner_settings), mocker=request.use_mocker, kv_router=request.kv_router,
-            dgd_override=request.dgd_override, replicas=replicas,
+            dgd_override=override, replicas=replicas,
         )
         rendered = render_dgd_v1beta1(config=config, prefill=prefill, decode=decode, gpus_per_node=gpus_per_node,
                                       identity=identity, configmap_name=cm_name, options=options)

@@ -213,3 +213,11 @@ def test_vendored_planner_config_fields_match_dynamo_1_6_1(dynamo_python):
     extracted = json.loads(_in_dynamo(dynamo_python, "dynamo_planner_config_fields.py"))
     vendored = json.loads((ROOT / "profiler" / "vendor" / "dynamo" / "planner_config_1.6.1.json").read_text())
     assert extracted == vendored
+
+
+def test_a_v1alpha1_shaped_dgd_override_is_not_applied_to_a_v1beta1_dgd_and_says_so(run_profile):
+    override = {"spec": {"services": {"decode": {"sharedMemory": {"size": "80Gi"}}}}}  # Dynamo's case 9a form
+    result = run_profile(make_request("sglang", dynamo_version="1.6.1", dgd_override=override))
+    dgd = load(result, "dgd.yaml")
+    assert "services" not in dgd["spec"] and schema_errors_v1beta1(dgd) == []
+    assert any("written for v1alpha1 DGDs" in warning for warning in result.warnings)
