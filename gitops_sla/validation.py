@@ -139,8 +139,8 @@ class _Collector:
         mark = self.doc.locate_key(path) if at_key else self.doc.locate(path)
         self.issues.append(
             ValidationIssue(
-                file=self.doc.file, line=mark.line, column=mark.column, path=format_path(resolved),
-                message=message, severity=severity,  # type: ignore[arg-type]
+                file=self.doc.file, line=mark.line, column=mark.column, path=_bounded(format_path(resolved), 300),
+                message=_bounded(message, 3000), severity=severity,  # type: ignore[arg-type]
             )
         )
 
@@ -154,6 +154,11 @@ class _Collector:
                         "fix the ones above and validate again",
             ))
         return issues
+
+
+def _bounded(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters (a file's own keys and values must not make a status.yaml huge)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -251,7 +256,9 @@ def _allowed_keys(model: type[BaseModel], key: str) -> list[str]:
 
 
 def unknown_key_message(model: type[BaseModel] | None, key: Any) -> str:
-    """`unknown key 'x'` with a "did you mean" suggestion from the keys `model` allows."""
+    """`unknown key 'x'` with a "did you mean" suggestion from the keys `model` allows (a long key shortened)."""
+    if len(str(key)) > 60:
+        return f"unknown key '{str(key)[:57]}...' ({len(str(key))} characters)"
     if model is None:
         return f"unknown key '{key}'"
     allowed = _allowed_keys(model, str(key))

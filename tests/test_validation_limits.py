@@ -43,3 +43,14 @@ def test_hugging_face_ids_and_version_names_pass_paths_do_not() -> None:
         text = VALID.replace("aicSystem: h200_sxm", f"aicSystem: h200_sxm\n        aicHfId: '{bad}'")
         (issue,) = validate_request_file(text.encode(), file="f.yaml").issues
         assert "never a path" in issue.message, bad
+
+
+def test_long_keys_cannot_make_the_issues_huge() -> None:
+    """150 unknown keys of 1,000 characters each (YAML's longest plain key): the issues (what status.yaml
+    records) stay small."""
+    unknown = "".join(f"      {'k' * 1_000}{i:03d}: 1\n" for i in range(150))
+    text = VALID.replace("      sla:\n", unknown + "      sla:\n")
+    result = validate_request_file(text.encode(), file="requests/team-a/chat.yaml")
+    assert len(result.issues) == MAX_ISSUES + 1
+    assert "(1003 characters)" in result.issues[0].message
+    assert sum(len(str(issue)) for issue in result.issues) < 60_000  # unbounded: over 200,000
