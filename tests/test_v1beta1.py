@@ -271,3 +271,12 @@ def test_deployment_overrides_travel_as_the_dgd_override_metadata() -> None:
 def test_v1beta1_numbers_have_the_same_bounds_as_v1alpha1(change: tuple[str, str], path: str, message: str) -> None:
     result = _validated(REQUEST.replace(*change))
     assert any(i.path == path and message in i.message for i in result.issues), [str(i) for i in result.issues]
+
+
+def test_search_strategy_routes_by_use_ai_configurator_and_mocker_is_the_mocker_switch() -> None:
+    specs = EXAMPLES / "dynamo-1.6.1" / "specs"
+    thorough = validate_request_file(specs / "6_thorough_no_planner_with_load.yaml").request
+    assert thorough.search_strategy == "thorough" and not thorough.to_profile_config().sweep.use_ai_configurator
+    mocker = validate_request_file(specs / "3b_rapid_supported_planner_rapid_sweep_mocker.yaml").request
+    assert mocker.mocker and mocker.to_profile_config().sweep.use_ai_configurator
+    assert mocker.planner.config_extra["pre_deployment_sweeping_mode"] == "rapid"
