@@ -17,11 +17,13 @@ LEASES = "coordination.k8s.io/v1/leases"
 
 def _reconciler(remote, kube, tmp_path, profile_cache, who: str) -> Process:
     args = [sys.executable, "-m", "gitops_sla", "reconcile", "--repo", remote.url, "--watch", "--interval", "0.5",
-            "--listen", "", "--cache-dir", str(tmp_path / f"cache-{who}"), "--profile-cache", str(profile_cache.root),
+            "--listen", "", "--cache-dir", str(tmp_path / f"cache-{who}"),
+            "--profile-cache", str(profile_cache.root),
             "--kubeconfig", str(kube.kubeconfig(tmp_path / f"kubeconfig-{who}", token=who)),
             "--leader-elect", "--lease", "ops/gitops-sla", "--lease-duration", "3", "--renew-deadline", "2",
             "--retry-period", "0.5", "-v"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "POD_NAME": who, "GITOPS_SLA_GIT_USERNAME": "bot", "GITOPS_SLA_GIT_TOKEN": "s3cret"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "POD_NAME": who, "GITOPS_SLA_GIT_USERNAME": "bot",
+           "GITOPS_SLA_GIT_TOKEN": "s3cret"}
     return Process(args, tmp_path / f"{who}.log", env)
 
 
