@@ -121,7 +121,8 @@ class LocalDynamoProvider:
 
 
 def _factory(options: ProviderOptions, config: ProfileConfig) -> LocalDynamoProvider:
-    python = dynamo_python(options.dynamo_python)
+    given = options.dynamo_python or (Path(options.extra["python"]) if options.extra.get("python") else None)
+    python = dynamo_python(given)  # --dynamo-python, or --engine-option python=PATH (the reconciler passes options)
     max_context = config.engine.max_context_length or DEFAULT_MAX_CONTEXT
     if options.timing_npz is not None and not options.timing_npz.exists():
         raise ProfilingError(f"--timing {options.timing_npz}: no such file or directory")
