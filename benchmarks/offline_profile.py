@@ -343,10 +343,11 @@ def render(main: Measured, moe: Measured | None, in_process: list[float], phases
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
+def write_section(section: str, heading: str = SECTION) -> None:
+    """Replace the section under `heading` in RESULTS.md (or append it)."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
     if start is None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
