@@ -20,7 +20,7 @@ Public API (what the reconciler and the CLI call):
 
 `files` holds `dgd.yaml`, `planner-profile-data.yaml` (ConfigMap `planner-profile-data-<hash>`),
 `prefill_raw_data.json`, `decode_raw_data.json`, `selected_{prefill,decode}_interpolation/raw_data.npz`,
-`profile.json`, `report.md` and four PNG plots. The same request always gives byte-identical files.
+`profile.json`, `report.md` and four SVG plots. The same request always gives byte-identical files.
 `python -m profiler --config FILE --output DIR` runs the same thing from a profile config or a DGDR file.
 """
 

@@ -71,7 +71,7 @@ def _request(args: argparse.Namespace, base: dict | None):
     return request
 
 
-def _measured(args: argparse.Namespace, request, name: str, fork_plots: bool):
+def _measured(args: argparse.Namespace, request, name: str):
     from profiler.engines import ProviderOptions, create
     from profiler.measure.aiperf import find_aiperf
     from profiler.measure.sweep import MeasureSettings
@@ -92,7 +92,7 @@ def _measured(args: argparse.Namespace, request, name: str, fork_plots: bool):
     python = getattr(provider, "python", None) or args.dynamo_python
     progress = Progress.for_cli(args.progress_file)
     try:
-        return profile(request, fork_plots=fork_plots, engines=provider,
+        return profile(request, engines=provider,
                        measure=MeasureSettings(aiperf=find_aiperf(python), progress=progress))
     except BaseException as error:
         progress.update(phase="failed", message=str(error) or type(error).__name__)
@@ -106,7 +106,7 @@ def write_files(output: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(content)
 
 
-def main(argv: list[str] | None = None, *, fork_plots: bool = False) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("aiconfigurator", "aiconfigurator_core"):
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None, *, fork_plots: bool = False) -> int:
             raise ProfilingError(f"--engines {engines_name}: the request sets useAiConfigurator: true (estimated); "
                                  "set it to false to measure")
         if engines_name:
-            result = _measured(args, request, engines_name, fork_plots)
+            result = _measured(args, request, engines_name)
         else:
-            result = profile(request, fork_plots=fork_plots)
+            result = profile(request)
     except ProfilingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -145,14 +145,13 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 def run_once() -> int:
     """`main()` as a one-shot process runs it. Nearly every object it creates (the modules of AI Configurator,
-    pandas and matplotlib, the loaded performance data) lives until the process exits, so the cyclic garbage
+    pandas, the loaded performance data) lives until the process exits, so the cyclic garbage
     collector's full passes, during the run and again at exit, would only re-scan them: about a quarter of the
-    wall time on a 2-core machine. The collector is off while `main()` runs and what is left is frozen for exit.
-    The process runs no threads of its own when it draws the plots, so half of them are drawn in a forked child."""
+    wall time on a 2-core machine. The collector is off while `main()` runs and what is left is frozen for exit."""
     gc.disable()
     signal.signal(signal.SIGTERM, _interrupt)  # a stopped run still stops the engines it started
     try:
-        return main(fork_plots=True)
+        return main()
     finally:
         gc.freeze()
 

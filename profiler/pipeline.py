@@ -109,10 +109,9 @@ def _preload_engines(config: ProfileConfig, shape: ModelShape) -> list[tuple[Par
 
 
 def _prepare_output() -> None:
-    """Import what rendering the output needs and the sweep does not: jsonschema (DGD validation) and matplotlib
-    (plots). A third of a second in a fresh process, nothing afterwards."""
+    """Import what rendering the output needs and the sweep does not: jsonschema (DGD validation). A tenth of a
+    second in a fresh process, nothing afterwards."""
     importlib.import_module("jsonschema")
-    plots.prepare()
 
 
 def _max_context(config: ProfileConfig, shape: ModelShape) -> int:
@@ -263,21 +262,17 @@ def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelM
 def profile(
     request: ProfileRequest,
     *,
-    fork_plots: bool = False,
     engines: EngineProvider | None = None,
     measure: MeasureSettings | None = None,
 ) -> ProfileResult:
     """Profile one request and render its DGD, ConfigMap, data, report and plots: estimate | measure | select |
     render. With `engines` (and `measure`: where AIPerf is, progress) a request with `useAiConfigurator: false`
-    is measured on engines from that provider (`profiler.measure`); otherwise it is estimated with AI Configurator.
-
-    `fork_plots=True` draws half of the plots in a forked child process (same bytes, on another core); only for
-    a process that runs no threads of its own, such as `python -m profiler`."""
+    is measured on engines from that provider (`profiler.measure`); otherwise it is estimated with AI Configurator."""
     request = request.model_copy(update={"config": _effective_config(request)})
     if engines is not None and not request.config.sweep.use_ai_configurator:
         from profiler.measure.pipeline import profile_measured
 
-        return profile_measured(request, engines, measure, fork_plots=fork_plots)
+        return profile_measured(request, engines, measure)
     config = request.config
     warnings = _ignored_settings(config) + _base_config_warnings(request)
     target, estimator, shape, counts, gpus_per_node, max_context, estimate_warnings = estimate_setup(config)
@@ -299,7 +294,7 @@ def profile(
     return render(  # render
         request, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context=max_context,
         result=result, chosen=chosen, curve=curve, surface=surface, warnings=warnings,
-        notes=result.skipped + prefill_notes + decode_notes, fork_plots=fork_plots,
+        notes=result.skipped + prefill_notes + decode_notes,
     )
 
 
@@ -361,7 +356,6 @@ def render(
     surface: interpolation.DecodeSurface,
     warnings: list[str],
     notes: list[str],
-    fork_plots: bool = False,
     measurement: MeasurementReport | None = None,
 ) -> ProfileResult:
     """The DGD, ConfigMap, interpolation data, report and plots for the chosen engines."""
@@ -409,7 +403,7 @@ def render(
         interpolation.DECODE_NPZ: interpolation.to_npz(surface),
         "profile.json": profile_json(findings),
         "report.md": render_report(findings),
-        **plots.render_plots(findings, fork=fork_plots),
+        **plots.render_plots(findings),
     }
     return ProfileResult(
         files=dict(sorted(files.items())), sla_met=findings.sla_met, prefill=prefill, decode=decode,

@@ -557,7 +557,8 @@ class Reconciler:
         status = RequestStatusFile.from_yaml(branch_snapshot.read(f"{folder}/{STATUS_FILE}") or b"",
                                              f"{folder}/{STATUS_FILE}")
         report = (branch_snapshot.read(f"{folder}/{REPORT_FILE}") or b"").decode()
-        plots = [name for name, is_dir in branch_snapshot.list_dir(folder) if not is_dir and name.endswith(".png")]
+        plots = [name for name, is_dir in branch_snapshot.list_dir(folder)
+                 if not is_dir and name.endswith((".svg", ".png"))]
         warnings = status.result.warnings if status.result else []
         branch = out.pr_branch(key)
         body = out.pr_body(key, report, plots, warnings, branch, status.spec_hash or "", status.source_commit or "")

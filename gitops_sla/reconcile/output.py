@@ -253,7 +253,7 @@ def pr_body(key: RequestKey, report: str, plots: list[str], warnings: list[str],
             source_commit: str) -> str:
     """The report, its plots linked from the pull-request branch, and the provenance.
 
-    The report links its plots relative to its folder (`](decode_performance.png)`), which in a pull-request
+    The report links its plots relative to its folder (`](decode_performance.svg)`), which in a pull-request
     body would point under `.../pull/<n>/`: those links are rewritten to the files on the branch, and plots the
     report does not show are listed after it."""
     folder = layout.generated_dir(*key)

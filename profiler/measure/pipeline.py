@@ -52,8 +52,7 @@ def _prior(config: ProfileConfig) -> tuple[tuple | None, str]:
     return (setup, result), f"AI Configurator estimate on {target.system}, {target.backend} {target.version}"
 
 
-def profile_measured(request: ProfileRequest, engines: EngineProvider, settings: MeasureSettings | None,
-                     *, fork_plots: bool = False) -> ProfileResult:
+def profile_measured(request: ProfileRequest, engines: EngineProvider, settings: MeasureSettings | None) -> ProfileResult:
     if settings is None:
         raise ProfilingError("measured profiling needs AIPerf: pass MeasureSettings(aiperf=...)")
     config = request.config
@@ -110,7 +109,7 @@ def profile_measured(request: ProfileRequest, engines: EngineProvider, settings:
     result = pipeline.render(
         request, target=target, gpu_counts=counts, gpus_per_node=gpus_per_node, max_context=max_context,
         result=measured.sweep, chosen=chosen, curve=curve, surface=surface, warnings=warnings,
-        notes=(prior.skipped if prior else []) + notes, fork_plots=fork_plots, measurement=report,
+        notes=(prior.skipped if prior else []) + notes, measurement=report,
     )
     progress.update(phase="done")
     return result

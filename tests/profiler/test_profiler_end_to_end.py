@@ -22,7 +22,7 @@ WORKER_KEYS = {
 EXPECTED_FILES = {
     "dgd.yaml", "planner-profile-data.yaml", "report.md", "profile.json", "prefill_raw_data.json",
     "decode_raw_data.json", "selected_prefill_interpolation/raw_data.npz", "selected_decode_interpolation/raw_data.npz",
-    "prefill_performance.png", "decode_performance.png", "prefill_interpolation.png", "decode_interpolation.png",
+    "prefill_performance.svg", "decode_performance.svg", "prefill_interpolation.svg", "decode_interpolation.svg",
 }
 
 

@@ -32,7 +32,7 @@ def test_create_with_real_profiler_then_idempotent(remote, tmp_path):
     person.pull()
     files = sorted(p.name for p in (person.root / OUT).iterdir())
     assert {"dgd.yaml", "planner-profile-data.yaml", "kustomization.yaml", "status.yaml", "report.md"} <= set(files)
-    assert any(name.endswith(".png") for name in files)
+    assert any(name.endswith(".svg") for name in files)
     kustomization = yaml.safe_load((person.root / OUT / "kustomization.yaml").read_text())
     assert kustomization["resources"] == ["dgd.yaml", "planner-profile-data.yaml"]
     status = yaml.safe_load((person.root / OUT / "status.yaml").read_text())

@@ -39,10 +39,10 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     [pull] = fake.pulls
     assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (BRANCH, "main", "open")
     assert pull["head"]["sha"] == remote.branch_sha(BRANCH)
-    assert "TTFT" in pull["body"] and f"{OUT}/" in pull["body"] and ".png" in pull["body"]
+    assert "TTFT" in pull["body"] and f"{OUT}/" in pull["body"] and ".svg" in pull["body"]
     # every plot is shown once, from the branch (a link relative to the report's folder breaks in a PR body)
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", pull["body"])
-    plots = sorted(p for p in git(remote.bare, "ls-tree", "--name-only", BRANCH, f"{OUT}/").split() if p.endswith(".png"))
+    plots = sorted(p for p in git(remote.bare, "ls-tree", "--name-only", BRANCH, f"{OUT}/").split() if p.endswith(".svg"))
     assert sorted(images) == [f"../blob/{BRANCH}/{p}?raw=true" for p in plots] and plots
     assert all(call[0] != "POST" or call[1].endswith("/pulls") for call in fake.calls)
     diff = git(remote.bare, "diff", "--name-only", "main", BRANCH).split()
