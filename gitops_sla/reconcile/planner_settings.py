@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +21,47 @@ from gitops_sla import layout
 from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.replicas_patch import REPLICAS_FILE
-from gitops_sla.secrets import strip_userinfo
+from gitops_sla.secrets import redact_url, strip_userinfo
 from profiler.config import ProfileConfig
 
+log = logging.getLogger(__name__)
 GIT_PATH_KEY = "planner_git_path"
 GIT_TARGET_KEYS = ("planner_git_repo", "planner_git_branch", GIT_PATH_KEY)
 
 
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^/\s:]+):(?P<path>.+)$")
+
+
+def repository_identity(url: str) -> tuple[str, str] | None:
+    """`(host, path)` of a remote URL, the same for its https, ssh and scp-like spellings (`.git`, credentials,
+    ports, case of the host ignored); None for a local path."""
+    if not is_remote_url(url):
+        return None
+    if "://" in url:
+        parsed = urllib.parse.urlsplit(url)
+        host, path = parsed.hostname or "", parsed.path
+    else:
+        match = _SCP_LIKE.match(url)
+        if match is None:
+            return None
+        host, path = match["host"], match["path"]
+    return host.lower(), path.strip("/").removesuffix(".git").strip("/")
+
+
 def planner_repo_url(config: RepoConfig, reconciler_url: str | None) -> str | None:
-    """The URL the planner pods push to: `planner.gitRepo`, else the reconciler's URL without any
-    `user:password@` (credentials never go into a DGD), else None when that is a local path."""
-    if config.planner.git_repo:
-        return config.planner.git_repo
-    if reconciler_url is None or not is_remote_url(reconciler_url):
+    """The URL the planner pods push to: this repository. `planner.gitRepo` may spell it differently (an https
+    URL where the reconciler reads over ssh, or a URL where it reads a local mirror) but never name another
+    repository: where the planner's token goes is not the repository's choice. Else the reconciler's URL without
+    any `user:password@` (credentials never go into a DGD); None when that is a local path."""
+    own = repository_identity(reconciler_url) if reconciler_url else None
+    wanted = config.planner.git_repo
+    if wanted and (own is None or repository_identity(wanted) == own):
+        return wanted
+    if wanted:
+        log.warning("%s: planner.gitRepo %s names another repository than the reconciler's (%s); the planner "
+                    "pushes to the reconciler's repository", layout.REPO_CONFIG_FILE, redact_url(wanted),
+                    redact_url(reconciler_url or ""))
+    if reconciler_url is None or own is None:
         return None
     return strip_userinfo(reconciler_url)
 

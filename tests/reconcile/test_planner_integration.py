@@ -241,3 +241,19 @@ def test_git_repo_setting_is_a_remote_url_without_secrets(git_repo, message):
     assert checked.config is None
     (issue,) = [i for i in checked.issues if i.severity == "error"]
     assert message in str(issue) and "planner" in str(issue) and "gitRepo" in str(issue)
+
+
+def test_git_repo_in_the_repository_cannot_send_the_planner_elsewhere():
+    """The planner pushes to this repository: gitops-sla.yaml may respell its URL, never name another one."""
+    def config(git_repo):
+        return RepoConfig.model_validate({"planner": {"mode": "git", "gitRepo": git_repo}})
+
+    own = "https://bot:s3cret@git.example.com/org/gitops.git"
+    for same in ("git@git.example.com:org/gitops.git", "ssh://git@Git.Example.com:22/org/gitops",
+                 "https://git.example.com/org/gitops"):
+        assert planner_repo_url(config(same), own) == same
+    for other in ("https://catcher.example/org/gitops.git", "https://git.example.com/org/other.git",
+                  "git@git.example.com:team-b/gitops.git"):
+        assert planner_repo_url(config(other), own) == "https://git.example.com/org/gitops.git"
+    keys = RepoPlannerKeys.from_config(config("https://catcher.example/x.git"), own)
+    assert keys.git["planner_git_repo"] == "https://git.example.com/org/gitops.git"
