@@ -230,15 +230,20 @@ def render(rows: list[dict], use_cli: bool) -> str:
     ]
     if use_cli:
         lines.append("The CLI runs took " + ", ".join(f"{row['cli_s']:.0f}" for row in rows) + " s (four at a time on"
-                     " a machine shared with 8 engineers' test runs). Its objective differs: it sizes whole replicas within"
-                     " `--total-gpus` (integer prefill and decode workers) and checks TTFT with a x1.8 queueing"
-                     " factor, so its decode batch is matched to its prefill workers, not to the ITL limit.")
+                     " a machine shared with 8 engineers' test runs).")
+    if any(row["cli"] for row in rows):
+        lines.append("`aiconfigurator cli default --serving-mode disagg --total-gpus <the most GPUs per engine swept>`;"
+                     " its objective differs: it sizes whole replicas within `--total-gpus` (integer prefill and decode"
+                     " workers) and checks TTFT with a x1.8 queueing factor, so its decode batch is matched to its"
+                     " prefill workers, not to the ITL limit.")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-cli", action="store_true", help="skip `aiconfigurator cli default`")
+    parser.add_argument("--cli-results", type=Path,
+                        help="read the CLI's results from this folder (<case index>/.../disagg/best_config_topn.csv)")
     parser.add_argument("--cli-jobs", type=int, default=4, help="CLI runs at once (default 4)")
     parser.add_argument("--write", action="store_true", help="replace this benchmark's section of RESULTS.md")
     args = parser.parse_args()
@@ -246,7 +251,15 @@ def main() -> None:
     logging.getLogger("aiconfigurator").setLevel(logging.ERROR)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     rows = [measure(case) for case in CASES]
-    if not args.no_cli:
+    if args.cli_results:  # the CLI's saved output folders of an earlier run, one per case index
+        for index, row in enumerate(rows):
+            found = sorted((args.cli_results / str(index)).rglob("disagg/best_config_topn.csv"))
+            if not found:
+                row["cli_note"] = "the CLI did not finish in time on the shared machine"
+                continue
+            with found[0].open() as handle:
+                row["cli"], row["cli_note"] = cli_pick(row["case"], next(csv.DictReader(handle)), row["estimator"])
+    elif not args.no_cli:
         # The CLI runs take minutes each on a shared machine; a few run at once.
         with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=args.cli_jobs) as pool:
             runs = [pool.submit(run_cli, row["case"], max(row["counts"]), Path(tmp) / str(i), env)
@@ -258,7 +271,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['case'].title}: ours {row['ours'].pair_tps:.0f}, Dynamo {row['dynamo'].pair_tps:.0f}, "
               f"CLI {row['cli'].pair_tps if row['cli'] else '-'} ({row['cli_note']})", flush=True)
-    section = render(rows, not args.no_cli)
+    section = render(rows, not args.no_cli and not args.cli_results)
     print(section)
     if args.write:
         write_section(section, SECTION)
