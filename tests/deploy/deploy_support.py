@@ -29,7 +29,7 @@ def kube() -> KubeApi:
         yield api
 
 
-def wait_for(condition: Callable[[], object], what: str, tries: int = 1200, step_s: float = 0.05):
+def wait_for(condition: Callable[[], object], what: str, tries: int = 6000, step_s: float = 0.05):
     """Poll `condition` until it returns something true (at most tries × step_s); its value is returned."""
     for _ in range(tries):
         value = condition()

@@ -20,7 +20,7 @@ def _reconciler(remote, kube, tmp_path, profile_cache, who: str) -> Process:
             "--listen", "", "--cache-dir", str(tmp_path / f"cache-{who}"),
             "--profile-cache", str(profile_cache.root),
             "--kubeconfig", str(kube.kubeconfig(tmp_path / f"kubeconfig-{who}", token=who)),
-            "--leader-elect", "--lease", "ops/gitops-sla", "--lease-duration", "3", "--renew-deadline", "2",
+            "--leader-elect", "--lease", "ops/gitops-sla", "--lease-duration", "8", "--renew-deadline", "6",
             "--retry-period", "0.5", "-v"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "POD_NAME": who, "GITOPS_SLA_GIT_USERNAME": "bot",
            "GITOPS_SLA_GIT_TOKEN": "s3cret"}
@@ -69,7 +69,8 @@ def test_one_leader_works_and_a_standby_takes_over_after_kill(git_server, kube, 
         wait_for(lambda: _generated(remote.bare, "first"), "the leader to generate the first request", tries=6000)
         assert _holder(kube).startswith("a_")
         assert _writes_by(kube, "b") == []  # the standby never wrote the lease
-        assert "team-a/first: generated" in a.output() and "generated" not in b.output()
+        wait_for(lambda: "team-a/first: generated" in a.output(), "a to report its pass")  # printed after the push
+        assert "generated" not in b.output()
 
         a.kill()  # no release: b must wait for the lease to expire
         person.write("requests/team-a/second.yaml", request_yaml("second", ttft=600.0))
@@ -78,7 +79,7 @@ def test_one_leader_works_and_a_standby_takes_over_after_kill(git_server, kube, 
         wait_for(lambda: _generated(remote.bare, "second"), "b to generate the second request", tries=6000)
         assert _lease(kube)["spec"]["leaseTransitions"] == 1
         assert {name: _generated(remote.bare, name) for name in ("first", "second")} == {"first": 1, "second": 1}
-        assert "team-a/second: generated" in b.output()
+        wait_for(lambda: "team-a/second: generated" in b.output(), "b to report its pass")
         assert "team-a/first: generated" not in b.output()  # b's first pass found the first request done
 
         assert b.terminate() == 0  # SIGTERM: b finishes and releases the lease
