@@ -20,6 +20,8 @@ from profiler.errors import ProfilingError
 from profiler.result import ProfileRequest
 
 DGDR_KIND = "DynamoGraphDeploymentRequest"
+PROFILE_REQUEST_KIND = "ProfileRequest"  # what the reconciler hands an out-of-process run (a profiling Job)
+PROFILE_REQUEST_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
 DGDR_API_VERSION = "nvidia.com/v1alpha1"
 
 
@@ -88,6 +90,8 @@ def request_from_file(
     kind, api_version = document.get("kind"), document.get("apiVersion")
     if kind == DGDR_KIND and api_version == DGDR_API_VERSION:
         return _from_dgdr(path, document, base_config, name, namespace)
+    if kind == PROFILE_REQUEST_KIND and api_version == PROFILE_REQUEST_API_VERSION:
+        return _from_profile_request(path, document, base_config)
     if kind == DGDR_KIND:
         raise ProfilingError(f"{path}: apiVersion: {api_version!r} is not {DGDR_API_VERSION}, the DGDR version this "
                              "profiler reads; set it (Dynamo 0.8's requests use it)")
@@ -107,6 +111,16 @@ def request_from_file(
         request_name=name or path.stem,
         request_namespace=namespace or config.deployment.namespace or "default",
     )
+
+
+def _from_profile_request(path: Path, document: dict[str, Any], base_config: dict[str, Any] | None) -> ProfileRequest:
+    """A `ProfileRequest` as the reconciler writes it for an out-of-process run (`gitops_sla.reconcile.profile_files`)."""
+    try:
+        return ProfileRequest.model_validate({**_mapping(document.get("spec"), path, "spec"), "base_config": base_config})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ProfilingError(f"{path}: not a ProfileRequest this profiler reads ({first['msg']} at "
+                             f"{'.'.join(map(str, first['loc']))}); is the profiler older than the reconciler?") from error
 
 
 def _from_dgdr(

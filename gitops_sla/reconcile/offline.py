@@ -10,6 +10,7 @@ from gitops_sla.reconcile.profiling import InlineBackend, ProfileJob, ProfileOut
 from gitops_sla.yamlsafe import YamlError, load_yaml
 from profiler.dynamo_release import default_version
 from profiler.errors import ProfilingError
+from profiler.result import ProfileRequest
 from profiler.version import PROFILER_VERSION
 
 if TYPE_CHECKING:
@@ -39,21 +40,10 @@ def deployment_fields(job: ProfileJob) -> dict[str, Any]:
     }
 
 
-def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
-                    measure: "MeasureSettings | None" = None) -> ProfileOutput:
-    """Profile `job` with `profiler.profile` and describe the result for the reconciler. With an engine
-    provider (`engines`, `measure`) a request with `useAiConfigurator: false` is measured on its engines."""
-    from profiler.pipeline import profile  # imported on first use: AI Configurator's data takes a while to load
-    from profiler.result import ProfileRequest
-
-    base = None
-    if job.base_config is not None:
-        try:
-            base = load_yaml(job.base_config, job.base_config_path or "base config").data
-        except YamlError as exc:
-            raise ProfilingError(f"base config {exc}") from None
+def profile_request(job: ProfileJob, base: dict[str, Any] | None) -> ProfileRequest:
+    """What the profiler is asked for `job` (in this process, or in a profiling run's `request.yaml`)."""
     overrides = job.request.deployment
-    result = profile(ProfileRequest(
+    return ProfileRequest(
         config=job.config,
         base_config=base,
         request_name=job.name,
@@ -63,7 +53,22 @@ def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
         labels=dict(overrides.labels) if overrides else {},
         annotations=dict(overrides.annotations) if overrides else {},
         **deployment_fields(job),
-    ), engines=engines, measure=measure)
+    )
+
+
+def offline_profile(job: ProfileJob, *, engines: "EngineProvider | None" = None,
+                    measure: "MeasureSettings | None" = None) -> ProfileOutput:
+    """Profile `job` with `profiler.profile` and describe the result for the reconciler. With an engine
+    provider (`engines`, `measure`) a request with `useAiConfigurator: false` is measured on its engines."""
+    from profiler.pipeline import profile  # imported on first use: AI Configurator's data takes a while to load
+
+    base = None
+    if job.base_config is not None:
+        try:
+            base = load_yaml(job.base_config, job.base_config_path or "base config").data
+        except YamlError as exc:
+            raise ProfilingError(f"base config {exc}") from None
+    result = profile(profile_request(job, base), engines=engines, measure=measure)
     prefill, decode = result.prefill, result.decode
     summary = ResultSummary(
         sla_met=result.sla_met,

@@ -1,7 +1,8 @@
 """The contract between the reconciler and an out-of-process profiler run (a local process or a cluster Job).
 
-In: `request.yaml` (the DGDR with the profile config as the reconciler resolved it: repo defaults and planner
-keys applied) and `base.yaml` (the base config, when the request names one). Command: `python -m profiler
+In: `request.yaml` (a `ProfileRequest` document: what the in-process profiler would be asked, the profile config
+as the reconciler resolved it with repo defaults and planner keys applied) and `base.yaml` (the base config,
+when the request names one). Command: `python -m profiler
 --config request.yaml --output OUT --engines ENGINES --progress-file P [--base-config base.yaml]`.
 Out: the files of `generated/<ns>/<name>/` in OUT, among them `profile.json`, which gives the summary.
 """
@@ -12,10 +13,11 @@ import json
 from typing import Any
 
 from gitops_sla.models import ResultSummary
-from gitops_sla.reconcile.offline import kubernetes_manifests
+from gitops_sla.reconcile.offline import kubernetes_manifests, profile_request
 from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput
 from gitops_sla.yamlsafe import YamlError, dump_yaml, load_yaml
 from profiler.errors import ProfilingError
+from profiler.request_file import PROFILE_REQUEST_API_VERSION, PROFILE_REQUEST_KIND
 
 REQUEST_FILE = "request.yaml"
 BASE_FILE = "base.yaml"
@@ -24,23 +26,10 @@ DGD_KIND = "DynamoGraphDeployment"
 
 
 def profiler_inputs(job: ProfileJob) -> dict[str, bytes]:
-    """The input files of the run, by name: a v1alpha1 DGDR that the profiler CLI reads into the same
-    `ProfileRequest` the in-process profiler gets (the resolved profile config, the DGD's name and metadata)."""
-    request = job.request
-    overrides = request.deployment
-    spec: dict[str, Any] = {
-        "model": request.model,
-        "backend": request.resolved_backend,
-        "profilingConfig": {
-            "profilerImage": request.profiling_job.image or "unused",
-            "config": job.config.model_dump(mode="json", by_alias=True, exclude_none=True),
-        },
-    }
-    if overrides is not None:
-        spec["deploymentOverrides"] = overrides.model_dump(mode="json", by_alias=True, exclude_none=True,
-                                                           exclude_defaults=True)
-    document = {"apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeploymentRequest",
-                "metadata": {"name": job.name, "namespace": request.namespace_or(job.namespace)}, "spec": spec}
+    """The input files of the run, by name: the same `ProfileRequest` the in-process profiler gets (profile config
+    as the reconciler resolved it, the DGD's identity, Dynamo version, planner and features), and the base config."""
+    request = profile_request(job, None).model_dump(mode="json", exclude={"base_config"})
+    document = {"apiVersion": PROFILE_REQUEST_API_VERSION, "kind": PROFILE_REQUEST_KIND, "spec": request}
     files = {REQUEST_FILE: dump_yaml(document).encode()}
     if job.base_config is not None:
         files[BASE_FILE] = job.base_config

@@ -102,6 +102,7 @@ class TestController:
     engines: Callable[[dict], ContextManager[int]] | None = None
     dgd_mode: str = "ready"  # ready | never | fail
     kill_first: bool = False
+    pod_env: dict[str, str] = field(default_factory=dict)  # the image's environment (e.g. aiperf on PATH)
     poll_s: float = 0.2
     job_runs: dict[str, int] = field(default_factory=dict)
     dgds_seen: list[str] = field(default_factory=list)
@@ -172,7 +173,7 @@ class TestController:
         self.job_runs[name] = self.job_runs.get(name, 0) + 1
         [container] = job.spec.template.spec.containers
         command = [sys.executable if part == "python" else part for part in container.command]
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONPATH": str(ROOT), "CI": "1"}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONPATH": str(ROOT), "CI": "1", **self.pod_env}
         env.pop("KUBERNETES_SERVICE_HOST", None)
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)

@@ -64,3 +64,23 @@ def test_grants_are_namespaced_except_the_optional_nodes_read(tmp_path):
 
     without = render(tmp_path, gpu_discovery=False)
     assert not [d for d in without if d["kind"] == "ClusterRoleBinding"]
+
+
+def test_the_component_turns_online_profiling_on_in_the_reconcilers_overlay(tmp_path):
+    overlay = tmp_path / "with-online-profiling"
+    overlay.mkdir()
+    deploy = os.path.relpath(ROOT / "deploy", overlay)
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [f"{deploy}/overlays/flux"], "components": [f"{deploy}/components/online-profiling"]}))
+    done = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=True)
+    documents = list(yaml.safe_load_all(done.stdout))
+    [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert "--online-engines=kubernetes" in container["args"]
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    namespace = deployment["metadata"]["namespace"]
+    bound = render(tmp_path)  # the per-namespace bindings name that account
+    reconciler_binding = next(d for d in bound if d["kind"] == "RoleBinding"
+                              and d["roleRef"]["name"] == "gitops-sla-profiling-reconciler")
+    assert reconciler_binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
