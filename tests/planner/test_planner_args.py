@@ -93,3 +93,15 @@ def test_prefill_utilization_and_auto_predictor():
     for bad in ("0", "1.5"):
         with pytest.raises(UsageError, match="--prefill-utilization must be above 0 and at most 1"):
             parse_args([f"--prefill-utilization={bad}"], env={})
+
+
+def test_request_planner_settings_reach_the_planner():
+    """The replay's chosen settings, put in a request's profile config, are rendered and parsed back."""
+    from profiler.config import ProfileConfig
+    from profiler.render.planner import planner_args
+
+    config = ProfileConfig.model_validate({
+        "deployment": {"model": "Qwen/Qwen3-32B"}, "engine": {"backend": "trtllm"},
+        "planner": {"planner_prefill_utilization": 0.35, "planner_load_predictor": "auto"}})
+    settings = parse_args(planner_args(config, 1, 2, stock=False), env={})
+    assert (settings.prefill_utilization, settings.load_predictor) == (0.35, "auto")
