@@ -83,7 +83,7 @@ def build_origin(path: Path, count: int, output) -> str:
         for name, content in out.generated_files(key, status, output, out.replicas_plan(key, output), None).items():
             if content is not None:
                 files[name] = content
-    files[layout.REPO_CONFIG_FILE] = b"apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\n"
+    files[layout.REPO_CONFIG_FILE] = b"apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\n"
     tree = build_tree(repo, None, files)
     return str(repo.create_commit("refs/heads/main", SIG, SIG, "10k requests\n", tree, []))
 

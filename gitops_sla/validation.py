@@ -27,8 +27,12 @@ from gitops_sla.models.base import StrictModel
 from gitops_sla.models.dgdr import ObjectMeta
 from gitops_sla.models.convert import FLAG_OF_PLANNER_KEY, from_v1alpha1, from_v1beta1, from_v1beta1_spec
 from gitops_sla.models.dgdr_v1beta1 import API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1
+from gitops_sla.models.repo_config import (
+    LEGACY_REPO_CONFIG_API_VERSION,
+    OPERATOR_ONLY_FORGE_KEYS,
+    REPO_CONFIG_API_VERSION,
+)
 from gitops_sla.models.request import SlaRequest
-from gitops_sla.models.repo_config import OPERATOR_ONLY_FORGE_KEYS
 from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
 from profiler import dynamo_planner_config
 from profiler.config import Section, planner_key_error, planner_value_error
@@ -819,6 +823,9 @@ def validate_repo_config(source: str | Path | bytes, *, file: str | None = None)
                     collector.add(("forge", name), f"ignored: where credentials go is the reconciler operator's "
                                   f"choice ({where}), never the repository's; remove it", severity="warning",
                                   at_key=True)
+        if config.api_version == LEGACY_REPO_CONFIG_API_VERSION:
+            collector.add(("apiVersion",), f"'{LEGACY_REPO_CONFIG_API_VERSION}' is the former group, still read; "
+                          f"write apiVersion: {REPO_CONFIG_API_VERSION}", severity="warning")
         for index, rule in enumerate(config.tenancy):
             for position, pattern in enumerate(rule.paths):
                 if not pattern.startswith((f"{layout.REQUESTS_DIR}/", "**")):

@@ -56,7 +56,8 @@ def test_init_creates_a_repository_with_one_commit_of_the_template(tmp_path: Pat
 def test_layout_of_the_new_repository(tmp_path: Path) -> None:
     target = tmp_path / "gitops"
     files = _tree_files(pygit2.Repository(str(init_repository(target) and target)).head.peel(pygit2.Tree))
-    for path in ("gitops-sla.yaml", "README.md", "examples/sla-aic.yaml", "requests/.gitkeep", "generated/.gitkeep",
+    for path in ("gitops-sla.yaml", "README.md", "examples/sla-aic.yaml", "requests/.gitkeep", "generated/kustomization.yaml",
+                 "generated/index.yaml",
                  "bases/default/vllm-disagg/disagg.yaml", "bases/default/sglang-disagg/disagg.yaml",
                  "bases/default/trtllm-disagg/disagg.yaml", "apps/argocd/applicationset.yaml",
                  "apps/flux/kustomization.yaml", "apps/flux/flux-kustomization.yaml",
@@ -135,14 +136,14 @@ def test_template_files_point_editors_at_the_schemas() -> None:
         assert (path.parent / schema).resolve().is_file()
 
 
-def test_argo_cd_application_set_generates_one_app_per_generated_folder() -> None:
+def test_argo_cd_application_set_generates_one_app_per_indexed_folder() -> None:
     appset = load_yaml((TEMPLATE_DIR / "apps" / "argocd" / "applicationset.yaml").read_bytes()).data
     assert appset["kind"] == "ApplicationSet"
     (generator,) = appset["spec"]["generators"]
-    assert generator["git"]["directories"] == [{"path": "generated/*/*"}]
+    assert generator["git"]["files"] == [{"path": "generated/index.yaml"}]  # only what the reconciler wrote
     template = appset["spec"]["template"]["spec"]
-    assert template["source"]["path"] == "{{ .path.path }}"
-    assert template["destination"]["namespace"] == "{{ index .path.segments 1 }}"
+    assert template["source"]["path"] == "{{ .folder }}"
+    assert template["destination"]["namespace"] == "{{ .namespace }}"
     assert template["syncPolicy"]["automated"]["prune"] is True
     assert appset["spec"]["template"]["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
 

@@ -184,7 +184,7 @@ def test_status_file_round_trips_deterministically() -> None:
     )
     text = document.to_yaml()
     assert text == document.to_yaml()
-    assert text.startswith("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: DynamoGraphDeploymentRequestStatus\n")
+    assert text.startswith("apiVersion: gitops-sla.dev/v1alpha1\nkind: DynamoGraphDeploymentRequestStatus\n")
     assert "specHash: abc" in text and "slaMet: false" in text and "lastTransitionTime" not in text
     assert RequestStatusFile.from_yaml(text) == document
 

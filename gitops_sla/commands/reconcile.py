@@ -35,6 +35,7 @@ from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.secrets import resolve_secret
 from gitops_sla.reconcile.engine import PassReport, Reconciler, RequestOutcome
+from gitops_sla.reconcile.isolated import DEFAULT_BUDGET_S, IsolatedProfile
 from gitops_sla.reconcile.profiling import ProfilingBackend
 from gitops_sla.validation import validate_repo_config
 
@@ -102,7 +103,8 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
     check_pushable(args.repo, args.branch)
     mirror = open_mirror(args)
     mirror.fetch()
-    profile = DiskCache(args.profile_cache).wrap(offline_profile) if args.profile_cache else offline_profile
+    profile = IsolatedProfile(offline_profile, budget_s=args.profile_timeout)
+    profile = DiskCache(args.profile_cache).wrap(profile) if args.profile_cache else profile
     offline = (BackgroundBackend(profile, PROFILER_VERSION) if args.background_profiling
                else InlineBackend(profile, PROFILER_VERSION))
     forge = resolve_forge(args, mirror)
@@ -261,6 +263,13 @@ def leader_elector(args: argparse.Namespace, on_started_leading=None):
     return LeaderElector(api_client(args.kubeconfig), settings, on_started_leading=on_started_leading)
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("reconcile", help="turn requests in a Git repo into generated DGDs (commits or PRs)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -278,6 +287,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "$GITOPS_SLA_FORGE_REPO, then gitops-sla.yaml's forge.owner/repository, then the --repo URL)")
     parser.add_argument("--forge-token-file", help="file holding the forge token (default: $GITOPS_SLA_FORGE_TOKEN)")
     parser.add_argument("--profile-cache", type=Path, help="folder caching profiling outputs by spec hash")
+    parser.add_argument("--profile-timeout", type=_positive_seconds, default=DEFAULT_BUDGET_S,
+                        metavar="SECONDS", help="time budget of one request's profiling; past it the request is "
+                        f"Failed (ProfilingTimedOut) and the pass goes on (default {DEFAULT_BUDGET_S:g})")
     parser.add_argument("--background-profiling", action="store_true",
                         help="profile in a background thread; passes record Profiling and pick up the result later")
     cluster = parser.add_argument_group("cluster (optional)")

@@ -22,6 +22,7 @@ from gitops_sla.commands.reconcile import add_repo_arguments, open_mirror
 from gitops_sla.git import GitSyncError, Mirror, Snapshot
 from gitops_sla.models import RepoConfig, RequestStatusFile
 from gitops_sla.reconcile.inputs import (
+    PROPOSED_STATES,
     Generator,
     discover_generated,
     discover_requests,
@@ -94,7 +95,7 @@ def collect_rows(mirror: Mirror, branch: str, version: str, now: float | None = 
         if blob is not None and not current and mirror.head(pr_branch(key)):
             side = mirror.snapshot(mirror.head(pr_branch(key)))
             side_found = read_recorded(side, key)
-            if is_up_to_date(side_found[0] if side_found else None, key, blob, bases, generator):
+            if is_up_to_date(side_found[0] if side_found else None, key, blob, bases, generator, PROPOSED_STATES):
                 where, found, current = pr_branch(key), side_found, True
         status = RequestStatusFile.from_yaml(found[1], status_path(key)) if found else None
         model, backend = _request_fields(snapshot, key) if blob is not None else ("", "")

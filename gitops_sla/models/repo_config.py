@@ -3,6 +3,10 @@
 ```yaml
 targetBranch: main              # branch the reconciler reads requests from and commits output to
 defaultMode: pull-request       # pull-request | commit: delivery of a request that does not set autoApply
+onUnattainableSla: pull-request # pull-request | commit | fail: when no configuration meets the SLA (even with
+                                #   autoApply: true, the default proposes it for review)
+onDrift: restore                # restore | report: a hand edit of generated/<ns>/<name>/ is undone, or reported
+                                #   in its status.yaml and the folder left out of generated/'s index (not applied)
 aiConfigurator:
   system: h200_sxm              # AI Configurator system for requests that name none
 selection:                      # how engines are picked, for requests whose profile config sets none
@@ -45,7 +49,8 @@ from gitops_sla.models.base import StrictModel
 from profiler.config import ProfileConfig
 from profiler.dynamo_release import VERSION_PATTERN
 
-REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
+REPO_CONFIG_API_VERSION = "gitops-sla.dev/v1alpha1"
+LEGACY_REPO_CONFIG_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"  # wave 1's group: accepted with a warning
 NAMESPACE_PLACEHOLDER = "{namespace}"
 # Namespaces no tenancy rule grants unless `protectedNamespaces` says otherwise: Kubernetes' own and the GitOps
 # controllers' (a request in `requests/kube-system/` must not deploy into kube-system). `default` is not among
@@ -53,6 +58,8 @@ NAMESPACE_PLACEHOLDER = "{namespace}"
 PROTECTED_NAMESPACES = ("kube-*", "flux-system", "argocd", "gitops-sla-system")
 
 DeliveryMode = Literal["pull-request", "commit"]
+UnattainableSlaAction = Literal["pull-request", "commit", "fail"]
+DriftAction = Literal["restore", "report"]
 PlannerMode = Literal["git", "patch", "advisory"]
 # Keys of the `forge` section that would let the repository decide where credentials go: warned about, ignored.
 OPERATOR_ONLY_FORGE_KEYS = {
@@ -209,10 +216,12 @@ def _default_tenancy() -> list[TenancyRule]:
 class RepoConfig(StrictModel):
     """`gitops-sla.yaml`."""
 
-    api_version: Literal["gitops-sla.nvidia.com/v1alpha1"] = REPO_CONFIG_API_VERSION
+    api_version: Literal["gitops-sla.dev/v1alpha1", "gitops-sla.nvidia.com/v1alpha1"] = REPO_CONFIG_API_VERSION
     kind: Literal["RepoConfig"] = "RepoConfig"
     target_branch: Annotated[str, StringConstraints(min_length=1)] = "main"
     default_mode: DeliveryMode = "pull-request"
+    on_unattainable_sla: UnattainableSlaAction = "pull-request"
+    on_drift: DriftAction = "restore"
     ai_configurator: AIConfiguratorDefaults = Field(default_factory=AIConfiguratorDefaults)
     selection: SelectionDefaults = Field(default_factory=SelectionDefaults)
     tenancy: list[TenancyRule] = Field(default_factory=_default_tenancy)

@@ -12,18 +12,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from gitops_sla.models.base import WrittenModel
 from gitops_sla.models.issues import ValidationIssue
 from gitops_sla.yamlsafe import dump_yaml, load_yaml
 
 State = Literal["", "Pending", "Profiling", "Deploying", "Ready", "DeploymentDeleted", "Failed"]
-ConditionType = Literal["Validation", "Profiling", "SpecGenerated", "DeploymentReady"]
+ConditionType = Literal["Validation", "Profiling", "SlaAttainable", "SpecGenerated", "DeploymentReady"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 Reason = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)]
 
-STATUS_API_VERSION = "gitops-sla.nvidia.com/v1alpha1"
+API_GROUP = "gitops-sla.dev"  # the project's own group for its files; not served by any API server
+LEGACY_API_GROUP = "gitops-sla.nvidia.com"  # wave 1's group: still read, never written
+STATUS_API_VERSION = f"{API_GROUP}/v1alpha1"
+LEGACY_STATUS_API_VERSION = f"{LEGACY_API_GROUP}/v1alpha1"
 STATUS_KIND = "DynamoGraphDeploymentRequestStatus"
 
 # Condition reasons Dynamo's controller uses (section 1.6 of the reference notes), for the reconciler to reuse.
@@ -37,6 +40,10 @@ REASON_SPEC_GENERATED = "SpecGenerated"
 REASON_DEPLOYMENT_CREATED = "DeploymentCreated"
 REASON_DEPLOYMENT_READY = "DeploymentReady"
 REASON_DEPLOYMENT_DEGRADED = "DeploymentDegraded"
+# This project's own (Git has steps Dynamo's controller does not): the SLA check and review before merge.
+REASON_SLA_MET = "SlaMet"
+REASON_SLA_NOT_ATTAINABLE = "SlaNotAttainable"
+REASON_AWAITING_REVIEW = "AwaitingReview"
 
 
 class Condition(WrittenModel):
@@ -102,7 +109,7 @@ class DGDRStatus(WrittenModel):
     ) -> "DGDRStatus":
         """A copy with the condition set, merged by type as Kubernetes does: `lastTransitionTime` changes only
         when `status` changes; conditions keep Dynamo's order (Validation, Profiling, SpecGenerated,
-        DeploymentReady)."""
+        DeploymentReady), with this project's SlaAttainable after Profiling."""
         previous = self.condition(condition_type)
         keep_time = previous is not None and previous.status == status
         new = Condition(
@@ -121,7 +128,7 @@ class DGDRStatus(WrittenModel):
         return self.model_copy(update={"state": state})
 
 
-_CONDITION_ORDER = {"Validation": 0, "Profiling": 1, "SpecGenerated": 2, "DeploymentReady": 3}
+_CONDITION_ORDER = {"Validation": 0, "Profiling": 1, "SlaAttainable": 2, "SpecGenerated": 3, "DeploymentReady": 4}
 
 
 class RequestRef(WrittenModel):
@@ -153,7 +160,7 @@ class ResultSummary(WrittenModel):
 class RequestStatusFile(WrittenModel):
     """`generated/<namespace>/<name>/status.yaml`."""
 
-    api_version: Literal["gitops-sla.nvidia.com/v1alpha1"] = STATUS_API_VERSION
+    api_version: Literal["gitops-sla.dev/v1alpha1", "gitops-sla.nvidia.com/v1alpha1"] = STATUS_API_VERSION
     kind: Literal["DynamoGraphDeploymentRequestStatus"] = STATUS_KIND
     request: RequestRef
     spec_hash: str | None = None
@@ -162,10 +169,19 @@ class RequestStatusFile(WrittenModel):
     status: DGDRStatus = Field(default_factory=DGDRStatus)
     issues: list[ValidationIssue] = Field(default_factory=list)
     result: ResultSummary | None = None
+    drift: list[str] = Field(default_factory=list)  # hand edits of the folder found (and restored, or reported)
+    output_files: dict[str, str] | None = None  # written by `gitops_sla.reconcile.drift.stamp`, always last
+    output_digest: str | None = None
 
     def to_yaml(self) -> str:
         """Deterministic YAML (the project's one style)."""
         return dump_yaml(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @field_validator("api_version")
+    @classmethod
+    def _current_group(cls, value: str) -> str:
+        """A status written with wave 1's group is read as the current one (and written so when rewritten)."""
+        return STATUS_API_VERSION if value == LEGACY_STATUS_API_VERSION else value
 
     @classmethod
     def from_yaml(cls, source: bytes | str, file: str = "status.yaml") -> "RequestStatusFile":

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_sla.models import ResultSummary
@@ -62,16 +63,25 @@ class DiskCache:
             shutil.rmtree(staging, ignore_errors=True)
 
     def wrap(self, profile: ProfileFn) -> ProfileFn:
-        """`profile`, answering from the cache when it can and filling it when it cannot."""
+        """`profile`, answering from the cache when it can and filling it when it cannot (picklable when
+        `profile` is: it can run in `IsolatedBackend`'s child process)."""
+        return CachedProfile(self.root, profile)
 
-        def cached(job: ProfileJob) -> ProfileOutput:
-            found = self.get(job.spec_hash)
-            if found is None:
-                found = profile(job)
-                try:
-                    self.put(job.spec_hash, found)
-                except OSError as exc:  # a full disk costs the cache entry, not the result
-                    log.warning("profile cache %s: could not store %s: %s", self.root, job.spec_hash, exc)
-            return found
 
-        return cached
+@dataclass(frozen=True)
+class CachedProfile:
+    """A profile function with a `DiskCache` in front of it."""
+
+    root: Path
+    profile: ProfileFn
+
+    def __call__(self, job: ProfileJob) -> ProfileOutput:
+        cache = DiskCache(self.root)
+        found = cache.get(job.spec_hash)
+        if found is None:
+            found = self.profile(job)
+            try:
+                cache.put(job.spec_hash, found)
+            except OSError as exc:  # a full disk costs the cache entry, not the result
+                log.warning("profile cache %s: could not store %s: %s", self.root, job.spec_hash, exc)
+        return found

@@ -38,13 +38,17 @@ from gitops_sla.git import (
     commit_to_side_branch,
 )
 from gitops_sla.models import RepoConfig, RequestStatusFile, ValidationIssue
+from gitops_sla.models.request import SlaRequest
+from gitops_sla.reconcile import drift, index
 from gitops_sla.reconcile import output as out
 from gitops_sla.reconcile.inputs import (
+    PROPOSED_STATES,
     STATUS_FILE,
     Generator,
     RecordedStatus,
     RequestKey,
     changed_keys,
+    deployment_of,
     discover_generated,
     discover_requests,
     is_up_to_date,
@@ -66,7 +70,8 @@ log = logging.getLogger(__name__)
 VALIDATION_FAILED = "validation failed"
 
 REPORT_FILE = "report.md"
-Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error", "deployment"]
+Action = Literal["up-to-date", "generated", "profiling", "failed", "deleted", "pull-request", "error", "restored",
+                 "drifted", "deployment"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class Reconciler:
         self._progress_written: dict[RequestKey, tuple[float, ProgressState | None]] = {}
         self._lock = threading.Lock()
         self._warned_repo_url = False
+        self._refused: set[RequestKey] = set()
+        self._claims: dict[tuple[str, str], RequestKey] | None = None  # DGD (namespace, name) -> request, per pass  # folders kept out of the index (drift reported, not restored)
         self.progress = progress or (lambda key, outcome: None)
         self.readiness = readiness
 
@@ -177,6 +184,7 @@ class Reconciler:
             self.metrics.errors.labels("git").inc()
             return PassReport(remote_head, False, error=str(exc))
         snapshot = self.mirror.snapshot(self.mirror.head(self.branch))
+        self._claims = None
         config, config_error = load_repo_config(snapshot)
         if config is None:
             self.metrics.errors.labels("config").inc()
@@ -211,6 +219,14 @@ class Reconciler:
                 self.progress(key, outcome)
             if pushed is not None and pushed.branch == self.branch and pushed.commit:
                 chain = pushed.commit if chain is not None and pushed.parent == chain else None
+        try:
+            pushed = self._sync_index(keys | set(unusable), full or self._last is None)
+        except (GitSyncError, OSError, pygit2.GitError) as exc:
+            self.metrics.errors.labels("git").inc()
+            log.warning("updating %s: %s", index.INDEX_KUSTOMIZATION, exc)
+            pushed = None
+        if pushed is not None and pushed.commit:
+            chain = pushed.commit if chain is not None and pushed.parent == chain else None
         self._count_states(report, full or self._last is None)
         end_head = self.mirror.head(self.branch)
         self._last = self.mirror.snapshot(end_head) if chain == end_head else snapshot
@@ -230,6 +246,26 @@ class Reconciler:
             report.outcomes.extend(outcomes)
             report.idle = False
             self._count_states(PassReport(report.head, False, outcomes=outcomes), False)
+
+    def _sync_index(self, keys: set[RequestKey], full: bool) -> PushResult | None:
+        """Bring the index of `generated/` up to date for the folders this pass looked at (all of them, and
+        every listed one, on a full pass): see `gitops_sla.reconcile.index`."""
+
+        def build(head: Snapshot) -> Changes | None:
+            listed = index.read_index(head)
+            check = keys | listed if full else keys
+            wanted = {key for key in listed if key not in check}
+            wanted |= {key for key in check if index.belongs(head, key, frozenset(self._refused))}
+            files = index.updated(head, add=wanted - listed, remove=listed - wanted)
+            return Changes(files) if files else None
+
+        if not keys and not full:
+            return None
+        pushed = commit_changes(self.mirror, self.branch, build, "gitops-sla: update the index of generated/",
+                                author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        return pushed
 
     def _planner_keys(self, config: RepoConfig) -> RepoPlannerKeys:
         """The repo's planner passthrough keys for this pass (warns once per process when git mode has no URL
@@ -293,6 +329,10 @@ class Reconciler:
                 closed = self._close_stale_pull(key)
                 return RequestOutcome(*key, "deleted" if closed else "up-to-date", pull_request=closed), None
             return self._delete(key, snapshot)
+        found_drift = drift.drift_of(snapshot, key) if recorded is not None else []
+        if found_drift:
+            return self._drifted(key, snapshot, config, found_drift)
+        self._refused.discard(key)
         if key[0] not in bases_cache:
             bases_cache[key[0]] = namespace_bases(snapshot, key[0])
         bases = bases_cache[key[0]]
@@ -302,11 +342,15 @@ class Reconciler:
                     self._validate(snapshot, blob, key, config).request is None):
                 self._pending.discard(key)
                 return RequestOutcome(*key, "up-to-date", recorded.state), None
+        if recorded is not None and recorded.state == "Pending" and \
+                is_up_to_date(recorded, key, blob, bases, generator, PROPOSED_STATES):
+            return self._merged(key, blob, found[1])  # a proposal for these inputs reached the target branch
         tip = self.mirror.head(out.pr_branch(key))
         if tip is not None:
             branch_snapshot = self.mirror.snapshot(tip)
             branch_found = read_recorded(branch_snapshot, key)
-            if is_up_to_date(branch_found[0] if branch_found else None, key, blob, bases, generator):
+            if is_up_to_date(branch_found[0] if branch_found else None, key, blob, bases, generator,
+                             PROPOSED_STATES):
                 pull = self._ensure_pull(key, branch_snapshot)
                 return RequestOutcome(*key, "pull-request", branch_found[0].state, pull_request=pull,
                                       message=self._pull_message(key, pull)), None
@@ -337,6 +381,93 @@ class Reconciler:
             return RequestOutcome(*key, "error", message=_describe(exc)), None
         self._pending.discard(key)
         return outcome, pushed
+
+    def _drifted(self, key: RequestKey, snapshot: Snapshot, config: RepoConfig,
+                 found: list[str]) -> tuple[RequestOutcome, PushResult | None]:
+        """Hand edits of the request's folder: restore what the reconciler wrote (`onDrift: restore`), or record
+        them in the status and keep the folder out of the index, so it is not applied (`onDrift: report`)."""
+        path = layout.generated_file(*key, STATUS_FILE)
+        current = snapshot.read(path) or b""
+        written = current if drift.recorded_files(current) is not None else \
+            drift.last_written_status(self.mirror.repo, snapshot.commit_id or "", key)
+        what = ", ".join(found)
+        log.warning("%s/%s: generated output edited by hand (%s); onDrift: %s", key[0], key[1], what, config.on_drift)
+        restore = config.on_drift == "restore"
+        if not restore:
+            self._refused.add(key)
+        if written is None:  # no record left to restore from: the folder is not applied until regenerated
+            self._refused.add(key)
+            return RequestOutcome(*key, "drifted", None, message=f"hand edits ({what}); nothing recorded to restore "
+                                  "from: not applied; edit the request to regenerate it"), None
+        # status.yaml is the reconciler's own record: rewritten in both modes (not a note that would change
+        # between the first report and the next)
+        notes = [f"{item} by hand: {'restored' if restore else 'not applied (onDrift: report)'}" for item in found
+                 if restore or not item.startswith(STATUS_FILE)]
+        status = RequestStatusFile.from_yaml(written, path).model_copy(update={"drift": notes})
+
+        def build(head: Snapshot) -> Changes | None:
+            if drift.drift_of(head, key) != found:
+                return None  # undone or changed meanwhile: the next pass looks again
+            if restore:
+                files = drift.restore_files(head, key, written)
+                if files is None:
+                    return None
+                files[path] = status.to_yaml().encode()
+                return Changes(drift.stamp_changes(head, key, files))
+            text = drift.stamp(status.to_yaml().encode(), drift.recorded_files(written) or {})
+            if head.read(path) == text:
+                return None
+            return Changes({path: text, **index.updated(head, remove={key})})
+
+        subject = f"restore generated output edited by hand ({what})" if restore else \
+            f"generated output edited by hand ({what}): not applied"
+        pushed = commit_changes(self.mirror, self.branch, build, out.commit_subject(key, subject),
+                                out.trailers(key, snapshot.commit_id, status.spec_hash), author=self.author,
+                                retry=self.retry, fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        self._pending.discard(key)
+        return RequestOutcome(*key, "restored" if restore else "drifted", status.status.state, pushed.commit,
+                              message=f"hand edits: {what}"), pushed
+
+    def _merged(self, key: RequestKey, blob: str, recorded: bytes) -> tuple[RequestOutcome, PushResult]:
+        """The pull request was merged: its `Pending` (awaiting review) status becomes `Deploying`."""
+        path = layout.generated_file(*key, STATUS_FILE)
+        status = out.merged_status(RequestStatusFile.from_yaml(recorded, path), key, self.branch)
+        digest = status.spec_hash or ""
+
+        def files(head: Snapshot) -> dict[str, bytes | None]:
+            return out.status_only_files(key, status, head)
+
+        pushed = commit_changes(self.mirror, self.branch, self._builder(key, blob, None, digest, files, "Deploying"),
+                                out.commit_subject(key, "proposal merged, deploying"),
+                                out.trailers(key, status.source_commit, digest), author=self.author,
+                                retry=self.retry, fetched=True, on_rejected=self._rejected)
+        if pushed.commit:
+            self.metrics.commits.labels("direct").inc()
+        self._pending.discard(key)
+        return RequestOutcome(*key, "generated", "Deploying", pushed.commit,
+                              message="pull request merged; Argo CD or Flux applies it"), pushed
+
+    def _claims_for(self, snapshot: Snapshot) -> dict[tuple[str, str], RequestKey]:
+        """(namespace, name) of every DGD recorded in a status on the pass's snapshot -> its request; read once
+        per pass, when the first request needs it, and extended by the requests this pass generates."""
+        if self._claims is None:
+            self._claims = {}
+            for key in sorted(discover_generated(snapshot)):
+                data = snapshot.read(layout.generated_file(*key, STATUS_FILE)) if layout.usable_key(*key) else None
+                dgd = deployment_of(data) if data else None
+                if dgd is not None:
+                    self._claims.setdefault(dgd, key)
+        return self._claims
+
+    def _dgd_owner(self, snapshot: Snapshot, dgd: tuple[str, str], key: RequestKey) -> RequestKey | None:
+        """The other request whose generated DGD has this namespace and name, if any (the first generated
+        keeps it; in one pass, the first by path)."""
+        owner = self._claims_for(snapshot).get(dgd)
+        if owner is None or owner == key or snapshot.blob_id(layout.request_path(*owner)) is None:
+            return None
+        return owner
 
     @staticmethod
     def _validate(snapshot: Snapshot, blob: str, key: RequestKey, config: RepoConfig) -> RequestValidation:
@@ -378,6 +509,16 @@ class Reconciler:
             profile_config = profile_config.model_copy(update={"sweep": sweep})
         profile_config = config.selection.apply(profile_config)  # the repo's selection defaults
         profile_config = planner_keys.apply(profile_config, *key)
+        dgd = _dgd_identity(request, key)
+        owner = self._dgd_owner(snapshot, dgd, key)
+        if owner is not None:
+            status = out.failed_status(
+                key, spec_hash=digest, source_commit=source, profiler_version=version,
+                reason="DeploymentNameConflict", condition="SpecGenerated", model=model, backend=backend,
+                message=(f"DynamoGraphDeployment {dgd[0]}/{dgd[1]} is already generated from "
+                         f"{layout.request_path(*owner)}; {layout.request_path(*key)} would replace it. Set "
+                         "spec.deploymentOverrides.name (or rename the request) to a name not used in that namespace"))
+            return self._commit_status(key, blob, base, digest, source, status, "refused: DGD name taken")
         job = ProfileJob(key[0], key[1], digest, request, profile_config, base_path,
                          snapshot.read_blob(base_blob) if base_blob else None, config.online_profiling.fallback,
                          planner_image=planner_keys.image, dynamo_version=planner_keys.dynamo_version)
@@ -415,7 +556,17 @@ class Reconciler:
             self.metrics.profile_duration.observe(time.perf_counter() - started)
             self._remember(digest, result)
         self._pending.discard(key)
+        self._claims_for(snapshot)[dgd] = key
         mode = config.delivery_mode(request.auto_apply)
+        if result.summary.sla_met is False:  # gitops-sla.yaml decides: propose for review, commit, or fail
+            if config.on_unattainable_sla == "fail":
+                status = out.failed_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
+                                           reason="SlaNotAttainable", condition="SlaAttainable", model=model,
+                                           backend=backend, validated=True,
+                                           message=f"{out.sla_message(result.summary)} (onUnattainableSla: fail)")
+                return self._commit_status(key, blob, base, digest, source, status, "SLA not attainable")
+            if config.on_unattainable_sla == "pull-request":
+                mode = "pull-request"
         status = out.generated_status(key, spec_hash=digest, source_commit=source, profiler_version=version,
                                       output=result, model=model, backend=backend, auto_apply=mode == "commit",
                                       branch=self.branch)
@@ -438,6 +589,7 @@ class Reconciler:
             action: Action = "generated" if pushed.commit else "up-to-date"
             return RequestOutcome(*key, action, status.status.state, pushed.commit, closed), pushed
         branch = out.pr_branch(key)
+        build = self._builder(key, blob, base, digest, files, status.status.state, target_branch=False)
         pushed = commit_to_side_branch(self.mirror, branch, self.branch, build,
                                        out.commit_subject(key, f"generate DGD for review ({sla})"), trailers,
                                        author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
@@ -449,11 +601,14 @@ class Reconciler:
                               self._pull_message(key, pull)), pushed
 
     def _builder(self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str,
-                 files: Callable[[Snapshot], dict[str, bytes | None]], state: str, *, final_wins: bool = True):
+                 files: Callable[[Snapshot], dict[str, bytes | None]], state: str, *, final_wins: bool = True,
+                 target_branch: bool = True):
         """The build step for the writer (writing `state`): re-checked on every (re)try against the fresh head,
         whose files `files(head)` gives. With `final_wins`, a final status (Ready/Deploying) already recorded
         for the same inputs is kept; a validation failure passes False, as it also reflects `gitops-sla.yaml`
-        (tenancy), which can change without changing the inputs."""
+        (tenancy), which can change without changing the inputs. On the target branch the same commit lists
+        the folder in the index of `generated/` (a pull-request branch leaves the index alone: two proposals
+        would conflict there; the pass after the merge adds it)."""
         finals = ("Ready", "Deploying") if final_wins else ()
         request_path = layout.request_path(*key)
 
@@ -465,7 +620,10 @@ class Reconciler:
             found = read_recorded(head, key)
             if found is not None and found[0].spec_hash == digest and found[0].state in (state, *finals):
                 return None  # another reconciler already wrote this (or the final) status for these inputs
-            return Changes(files(head))
+            changes = drift.stamp_changes(head, key, files(head))
+            if target_branch:
+                changes.update(index.updated(head, add={key}))
+            return Changes(changes)
 
         return build
 
@@ -473,9 +631,10 @@ class Reconciler:
         self, key: RequestKey, blob: str, base: tuple[str, str] | None, digest: str, source: str,
         status: RequestStatusFile, what: str,
     ) -> tuple[RequestOutcome, PushResult]:
-        files = out.status_only_files(key, status)
         pushed = commit_changes(self.mirror, self.branch,
-                                self._builder(key, blob, base, digest, lambda _head: files, status.status.state,
+                                self._builder(key, blob, base, digest,
+                                              lambda head: out.status_only_files(key, status, head),
+                                              status.status.state,
                                               final_wins=what != VALIDATION_FAILED),
                                 out.commit_subject(key, what), out.trailers(key, source, digest),
                                 author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
@@ -500,7 +659,6 @@ class Reconciler:
         status: RequestStatusFile,
     ) -> tuple[RequestOutcome, PushResult]:
         """Replace a `Profiling` status of the same inputs with one carrying newer progress."""
-        files = out.status_only_files(key, status)
         request_path = layout.request_path(*key)
 
         def build(head: Snapshot) -> Changes | None:
@@ -509,6 +667,7 @@ class Reconciler:
             found = read_recorded(head, key)
             if found is None or found[0].spec_hash != digest or found[0].state != "Profiling":
                 return None  # finished, failed or re-requested meanwhile: that status stands
+            files = drift.stamp_changes(head, key, out.status_only_files(key, status, head))
             if all(head.read(path) == data for path, data in files.items()):
                 return None
             return Changes(files)
@@ -528,7 +687,7 @@ class Reconciler:
         def build(head: Snapshot) -> Changes | None:
             if head.blob_id(request_path) is not None or head.tree_id_of(folder) is None:
                 return None
-            return Changes({folder: None})
+            return Changes({folder: None, **index.updated(head, remove={key})})
 
         pushed = commit_changes(self.mirror, self.branch, build,
                                 out.commit_subject(key, "remove generated output (request deleted)"),
@@ -562,7 +721,8 @@ class Reconciler:
         warnings = status.result.warnings if status.result else []
         branch = out.pr_branch(key)
         body = out.pr_body(key, report, plots, warnings, branch, status.spec_hash or "", status.source_commit or "")
-        title = out.pr_title(key, status.request.model or "", status.request.backend or "")
+        title = out.pr_title(key, status.request.model or "", status.request.backend or "",
+                             status.result.sla_met if status.result else None)
         pull, action = ensure_pull_request(self.forge, branch, self.branch, branch_snapshot.commit_id or "", title,
                                            body)
         if action != "unchanged":
@@ -590,6 +750,14 @@ def _issues_message(issues: list[ValidationIssue]) -> str:
     first = str(issues[0])
     more = f" (and {len(issues) - 1} more, see issues)" if len(issues) > 1 else ""
     return f"{first}{more}"
+
+
+def _dgd_identity(request: SlaRequest, key: RequestKey) -> tuple[str, str]:
+    """(namespace, name) of the DGD a request generates: its deployment overrides, else its own (as the
+    profiler names it)."""
+    overrides = request.deployment
+    return ((overrides.namespace if overrides and overrides.namespace else key[0]),
+            (overrides.name if overrides and overrides.name else key[1]))
 
 
 def _environmental(exc: BaseException) -> bool:

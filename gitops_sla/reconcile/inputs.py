@@ -25,6 +25,8 @@ _SPEC_HASH_LINE = re.compile(rb"^specHash: ['\"]?([0-9a-z:]+)['\"]?$", re.M)
 _STATE_LINE = re.compile(rb"^  state: ['\"]?(\w*)['\"]?$", re.M)
 # States in which a request's output is final for its spec hash; others need the reconciler again.
 SETTLED_STATES = frozenset({"Ready", "Deploying", "Failed", "DeploymentDeleted"})
+# A proposal awaiting review (pull-request branch) is `Pending`; on the target branch, that means it was merged.
+PROPOSED_STATES = SETTLED_STATES | {"Pending"}
 
 RequestKey = tuple[str, str]  # (namespace, name)
 
@@ -82,6 +84,22 @@ def read_recorded(snapshot: Snapshot, key: RequestKey) -> tuple[RecordedStatus, 
                           state_match.group(1).decode() if state_match else None), data
 
 
+_DEPLOYMENT_BLOCK = re.compile(rb"^  deployment:\n((?:    .*\n?)+)", re.M)
+_FIELD = re.compile(rb"^    (name|namespace): ['\"]?([^'\"\n]+)['\"]?$", re.M)
+
+
+def deployment_of(status: bytes) -> tuple[str, str] | None:
+    """(namespace, name) of the generated DGD a `status.yaml` records (`status.deployment`), read without a YAML
+    parser (we write it); None when it records none."""
+    block = _DEPLOYMENT_BLOCK.search(status)
+    if block is None:
+        return None
+    fields = {m.group(1): m.group(2).decode() for m in _FIELD.finditer(block.group(1))}
+    if b"name" not in fields or b"namespace" not in fields:
+        return None
+    return fields[b"namespace"], fields[b"name"]
+
+
 def status_path(key: RequestKey) -> str:
     return layout.generated_file(key[0], key[1], STATUS_FILE)
 
@@ -127,9 +145,11 @@ def is_up_to_date(
     request_blob: str,
     bases: list[tuple[str, str]],
     generator: Generator,
+    states: frozenset[str] = SETTLED_STATES,
 ) -> bool:
-    """True when the recorded status is settled and its spec hash equals the hash of the current inputs."""
-    if recorded is None or recorded.spec_hash is None or recorded.state not in SETTLED_STATES:
+    """True when the recorded status is in one of `states` (settled) and its spec hash equals the hash of the
+    current inputs."""
+    if recorded is None or recorded.spec_hash is None or recorded.state not in states:
         return False
     if recorded.spec_hash == spec_hash(key, request_blob, None, generator):
         return True

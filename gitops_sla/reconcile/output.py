@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_sla import layout
+from gitops_sla.git import Snapshot
 from gitops_sla.models import (
     ConditionType,
     DeploymentStatus,
     DGDRStatus,
     RequestRef,
     RequestStatusFile,
+    ResultSummary,
     State,
     ValidationIssue,
 )
 from gitops_sla.models.status import ParetoEntry, ProfilingResultsV1Beta1
+from gitops_sla.models.status import REASON_AWAITING_REVIEW, REASON_SLA_MET, REASON_SLA_NOT_ATTAINABLE
 from gitops_sla.reconcile.inputs import STATUS_FILE, RequestKey
 from gitops_sla.reconcile.profiling import ProfileOutput
 from profiler.progress import ProgressState
@@ -116,10 +119,12 @@ def generated_status(
     key: RequestKey, *, spec_hash: str, source_commit: str, profiler_version: str, output: ProfileOutput,
     model: str, backend: str, auto_apply: bool, branch: str,
 ) -> RequestStatusFile:
-    """`Deploying` (committed to the target branch: Argo CD or Flux applies it) or `Ready` (generated and
-    proposed in a pull request; applying it is the reviewer's merge), as Dynamo's autoApply true/false."""
+    """`Deploying` (committed to the target branch: Argo CD or Flux applies it) or `Pending` with
+    `DeploymentReady` Unknown/AwaitingReview (proposed in a pull request: nothing is deployed before a reviewer
+    merges it; Dynamo's `Ready` for autoApply false would read as deployed). `SlaAttainable` gives the SLA's
+    targets against the best configuration found."""
     folder = layout.generated_dir(*key)
-    state: State = "Deploying" if auto_apply else "Ready"
+    state: State = "Deploying" if auto_apply else "Pending"
     status = (DGDRStatus(state=state, backend=backend, profiling_results=f"{folder}/",
                          deployment=DeploymentStatus(name=output.dgd_name, namespace=output.dgd_namespace,
                                                      created=False))
@@ -127,9 +132,17 @@ def generated_status(
               .with_condition("Profiling", "True", "ProfilingCompleted", "Profiling completed")
               .with_condition("SpecGenerated", "True", "SpecGenerated",
                               f"Generated {', '.join(output.resources)} in {folder}/"))
+    if output.summary.sla_met is not None:
+        met = output.summary.sla_met
+        status = status.with_condition("SlaAttainable", "True" if met else "False",
+                                       REASON_SLA_MET if met else REASON_SLA_NOT_ATTAINABLE, sla_message(output.summary))
     if auto_apply:
         status = status.with_condition("DeploymentReady", "Unknown", "AwaitingGitOpsSync",
                                        f"Committed to {branch}; Argo CD or Flux applies {folder}/")
+    else:
+        status = status.with_condition("DeploymentReady", "Unknown", REASON_AWAITING_REVIEW,
+                                       f"Proposed in pull request branch {pr_branch(key)}; merging it into {branch} "
+                                       f"deploys {folder}/")
     return RequestStatusFile(request=_ref(key, model, backend), spec_hash=spec_hash, source_commit=source_commit,
                              profiler_version=profiler_version, status=status, result=output.summary)
 
@@ -176,6 +189,25 @@ def _pareto(output: ProfileOutput) -> list[ParetoEntry] | None:
     return entries or None
 
 
+def merged_status(previous: RequestStatusFile, key: RequestKey, branch: str) -> RequestStatusFile:
+    """A proposal's status once its pull request is merged into `branch`: `Deploying`, Argo CD or Flux applies it."""
+    folder = layout.generated_dir(*key)
+    status = (previous.status.with_state("Deploying")
+              .with_condition("DeploymentReady", "Unknown", "AwaitingGitOpsSync",
+                              f"Merged into {branch}; Argo CD or Flux applies {folder}/"))
+    return previous.model_copy(update={"status": status})
+
+
+def sla_message(summary: ResultSummary) -> str:
+    """`Target TTFT 500 ms, ITL 2 ms; best found TTFT 120.3 ms (prefill tp2), ITL 6.1 ms (decode tp8)`."""
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} ms"
+
+    return (f"Target TTFT {ms(summary.target_ttft_ms)}, ITL {ms(summary.target_itl_ms)}; best found TTFT "
+            f"{ms(summary.expected_ttft_ms)} (prefill {summary.prefill_mapping or '-'}), ITL "
+            f"{ms(summary.expected_itl_ms)} (decode {summary.decode_mapping or '-'})")
+
+
 def kustomization(resources: list[str], patches: list[str]) -> bytes:
     """kustomize v5: the manifests under `resources`, the planner's `replicas.yaml` under `patches`."""
     doc: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
@@ -219,9 +251,15 @@ def replicas_plan(key: RequestKey, output: ProfileOutput) -> ReplicasPlan | None
     return None
 
 
-def status_only_files(key: RequestKey, status: RequestStatusFile) -> dict[str, bytes | None]:
-    """Only `status.yaml` changes: an earlier generated DGD stays as it is (it keeps running)."""
-    return {layout.generated_file(key[0], key[1], STATUS_FILE): status.to_yaml().encode()}
+def status_only_files(key: RequestKey, status: RequestStatusFile, head: Snapshot) -> dict[str, bytes | None]:
+    """Only `status.yaml` changes: an earlier generated DGD stays as it is (it keeps running). A folder without
+    a `kustomization.yaml` (the request's first status) gets an empty one, so that Argo CD and Flux build it
+    as nothing instead of applying `status.yaml`."""
+    files: dict[str, bytes | None] = {layout.generated_file(key[0], key[1], STATUS_FILE): status.to_yaml().encode()}
+    kustomization_path = layout.generated_file(key[0], key[1], KUSTOMIZATION_FILE)
+    if head.blob_id(kustomization_path) is None:
+        files[kustomization_path] = kustomization([], [])
+    return files
 
 
 def generated_files(
@@ -245,8 +283,10 @@ def commit_subject(key: RequestKey, what: str) -> str:
     return f"gitops-sla: {key[0]}/{key[1]}: {what}"
 
 
-def pr_title(key: RequestKey, model: str, backend: str) -> str:
-    return f"gitops-sla: deploy {key[0]}/{key[1]} ({model} on {backend})"
+def pr_title(key: RequestKey, model: str, backend: str, sla_met: bool | None = None) -> str:
+    """The pull request's title; it says when the SLA is not attainable (the reviewer decides)."""
+    unattainable = " — SLA not attainable" if sla_met is False else ""
+    return f"gitops-sla: deploy {key[0]}/{key[1]} ({model} on {backend}){unattainable}"
 
 
 def pr_body(key: RequestKey, report: str, plots: list[str], warnings: list[str], branch: str, spec_hash: str,

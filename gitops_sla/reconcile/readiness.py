@@ -25,6 +25,7 @@ from gitops_sla.forge import ForgeError
 from gitops_sla.git import Changes, Mirror, RetryPolicy, Snapshot, commit_changes
 from gitops_sla.models import DeploymentStatus, RequestStatusFile
 from gitops_sla.reconcile import output as out
+from gitops_sla.reconcile.drift import recorded_files, stamp
 from gitops_sla.reconcile.inputs import RequestKey, discover_generated, status_path
 from gitops_sla.yamlsafe import YamlError
 
@@ -196,7 +197,9 @@ class ReadinessTracker:
             if updated is None:
                 return None
             seen.update(before=current, after=updated)
-            return Changes({path: updated.to_yaml().encode()})
+            recorded = recorded_files(data)  # the reconciler's record of the folder stays as it was
+            text = updated.to_yaml().encode()
+            return Changes({path: stamp(text, recorded) if recorded is not None else text})
 
         pushed = commit_changes(mirror, branch, build, out.commit_subject(key, f"deployment {_summary(live)}"),
                                 out.trailers(key, None, None), author=author, retry=retry)

@@ -118,7 +118,7 @@ def _status_cli(remote, kubeconfig) -> dict[str, str]:
 
 def test_next_status_follows_dynamo_and_ignores_non_changes():
     base = RequestStatusFile.from_yaml(yaml.safe_dump({
-        "apiVersion": "gitops-sla.nvidia.com/v1alpha1", "kind": "DynamoGraphDeploymentRequestStatus",
+        "apiVersion": "gitops-sla.dev/v1alpha1", "kind": "DynamoGraphDeploymentRequestStatus",
         "request": {"name": "r", "namespace": "ns", "path": "requests/ns/r.yaml"},
         "status": {"state": "Deploying", "deployment": {"name": "r-dgd", "namespace": "ns", "created": False}}}))
     assert next_status(base, LiveDeployment(found=False)) is None  # never applied: still Deploying

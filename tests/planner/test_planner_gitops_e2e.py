@@ -29,7 +29,7 @@ MODEL = "Qwen/Qwen3-32B"
 LABELS = {"dynamo_namespace": "dyn-ns", "model": MODEL}
 NOW = int(time.time())
 RATE, ISL, OSL = 20.0, 3000, 150  # the request's SLA traffic shape, 20 req/s
-REPO_CONFIG = """apiVersion: gitops-sla.nvidia.com/v1alpha1
+REPO_CONFIG = """apiVersion: gitops-sla.dev/v1alpha1
 kind: RepoConfig
 targetBranch: main
 defaultMode: commit

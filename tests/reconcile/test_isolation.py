@@ -167,3 +167,37 @@ def test_a_full_disk_is_retried_and_does_not_stop_the_pass(remote, tmp_path, pro
     retried = reconciler.run_pass()  # room again: both are generated, nothing was marked Failed
     assert [(o.namespace, o.action, o.state) for o in retried.worked] == [("team-a", "generated", "Deploying"),
                                                                          ("team-b", "generated", "Deploying")]
+
+
+def test_a_second_request_for_the_same_dgd_name_is_refused_with_both_paths(remote, tmp_path, profile_cache):
+    def named(name: str, dgd_name: str | None, ttft: float = 500.0) -> str:
+        text = request_yaml(name, ttft=ttft)
+        return text.replace("  deploymentOverrides:\n", f"  deploymentOverrides:\n    name: {dgd_name}\n") \
+            if dgd_name else text
+
+    person = remote.person(tmp_path / "person")
+    person.write("requests/team-a/first.yaml", named("first", "shared"))
+    person.write("requests/team-a/second.yaml", named("second", "shared"))
+    person.write("requests/team-b/second.yaml", named("second", "shared"))  # another namespace: no conflict
+    person.commit_and_push("two requests for one DGD name in team-a")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache)
+
+    report = reconciler.run_pass(full=True)
+
+    states = {(o.namespace, o.name): (o.action, o.state) for o in report.worked}
+    assert states == {("team-a", "first"): ("generated", "Deploying"), ("team-a", "second"): ("failed", "Failed"),
+                      ("team-b", "second"): ("generated", "Deploying")}
+    person.pull()
+    status = yaml.safe_load((person.root / "generated/team-a/second/status.yaml").read_text())
+    [refused] = [c for c in status["status"]["conditions"] if c["type"] == "SpecGenerated"]
+    assert refused["reason"] == "DeploymentNameConflict"
+    assert "requests/team-a/first.yaml" in refused["message"] and "requests/team-a/second.yaml" in refused["message"]
+    assert not (person.root / "generated/team-a/second/dgd.yaml").exists()
+
+    # A later request taking the name by default (its own name) is refused too, by a fresh process;
+    # the first one's own edit is not.
+    person.write("requests/team-a/shared.yaml", named("shared", None))
+    person.write("requests/team-a/first.yaml", named("first", "shared", ttft=450.0))
+    person.commit_and_push("a request named like the DGD; first edited")
+    later = cached_reconciler(remote, tmp_path / "cache2", profile_cache).run_pass(full=True)
+    assert {(o.name, o.action) for o in later.worked} == {("first", "generated"), ("shared", "failed")}

@@ -39,8 +39,8 @@ def test_create_with_real_profiler_then_idempotent(remote, tmp_path):
     assert status["sourceCommit"] == source
     assert status["specHash"].startswith("sha256:")
     assert status["profilerVersion"] == PROFILER_VERSION
-    assert [c["type"] for c in status["status"]["conditions"]] == ["Validation", "Profiling", "SpecGenerated",
-                                                                    "DeploymentReady"]
+    assert [c["type"] for c in status["status"]["conditions"]] == ["Validation", "Profiling", "SlaAttainable",
+                                                                    "SpecGenerated", "DeploymentReady"]
     assert status["result"]["slaMet"] is True
     dgd = yaml.safe_load((person.root / OUT / "dgd.yaml").read_text())
     assert dgd["kind"] == "DynamoGraphDeployment" and dgd["metadata"]["name"] == "chat"
@@ -169,7 +169,8 @@ def test_tenancy_violation_fails_without_output(remote, tmp_path, profile_cache)
     report = cached_reconciler(remote, tmp_path / "cache", profile_cache).run_pass(full=True)
     assert [(o.action, o.state) for o in report.worked] == [("failed", "Failed")]
     person.pull()
-    assert sorted(p.name for p in (person.root / OUT).iterdir()) == ["status.yaml"]
+    assert sorted(p.name for p in (person.root / OUT).iterdir()) == ["kustomization.yaml", "status.yaml"]
+    assert yaml.safe_load((person.root / OUT / "kustomization.yaml").read_text())["resources"] == []
     status = yaml.safe_load((person.root / OUT / "status.yaml").read_text())
     [issue] = status["issues"]
     assert issue["path"] == "spec.deploymentOverrides.namespace" and "tenancy" in issue["message"]

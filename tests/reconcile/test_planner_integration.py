@@ -36,7 +36,7 @@ PROJECT_PLANNER_IMAGE = "ghcr.io/my-org/gitops-sla:0.1.0"
 
 def repo_config(mode: str, **planner: object) -> str:
     """A repository that runs this project's planner (`planner.image`) in `mode`."""
-    lines = ["apiVersion: gitops-sla.nvidia.com/v1alpha1", "kind: RepoConfig", "targetBranch: main",
+    lines = ["apiVersion: gitops-sla.dev/v1alpha1", "kind: RepoConfig", "targetBranch: main",
              "defaultMode: commit", "planner:", f"  image: {PROJECT_PLANNER_IMAGE}", f"  mode: {mode}",
              "  commitPeriodSeconds: 300"]
     lines += [f"  {key}: {value}" for key, value in planner.items()]

@@ -34,7 +34,7 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     report = reconciler.run_pass(full=True)
 
     [outcome] = report.worked
-    assert (outcome.action, outcome.state) == ("pull-request", "Ready")
+    assert (outcome.action, outcome.state) == ("pull-request", "Pending")  # review pending: nothing is deployed
     assert remote.branch_sha("main") == main_before  # nothing on the target branch
     [pull] = fake.pulls
     assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (BRANCH, "main", "open")
@@ -64,16 +64,20 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     assert git(remote.bare, "merge-base", "--is-ancestor", tip, new_tip) == ""  # no history rewritten
     assert fake.pulls[0]["head"]["sha"] == new_tip and "300" in fake.pulls[0]["body"]
 
-    # The reviewer merges: main now holds the output, the request is up to date, no new pull request.
+    # The reviewer merges: main now holds the output, its status turns to Deploying (one status-only commit,
+    # which also lists the folder in the index of generated/), no new pull request.
     person.pull()
     git(person.root, "fetch", "-q", "origin")
     git(person.root, "merge", "-q", "--no-ff", f"origin/{BRANCH}", "-m", "Merge pull request #1")
     git(person.root, "push", "-q", "origin", "HEAD:main")
     fake.merge(1)
     report = reconciler.run_pass()
-    assert report.commits == [] and len(fake.pulls) == 1
+    assert [(o.action, o.state) for o in report.worked] == [("generated", "Deploying")]
+    assert len(report.commits) == 1 and len(fake.pulls) == 1
     status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
-    assert status["status"]["state"] == "Ready" and status["result"]["targetTtftMs"] == 300.0
+    assert status["status"]["state"] == "Deploying" and status["result"]["targetTtftMs"] == 300.0
+    assert "- team-a/chat" in git(remote.bare, "show", "main:generated/kustomization.yaml")
+    assert reconciler.run_pass().idle and other.run_pass(full=True).worked == []
     fake.stop()
 
 

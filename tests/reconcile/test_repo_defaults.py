@@ -7,7 +7,7 @@ import yaml
 
 from reconcile_support import cached_reconciler, request_yaml, seed_remote
 
-CONFIG = ("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+CONFIG = ("apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
           "aiConfigurator:\n  system: {system}\n")
 REQ = "requests/team-a/chat.yaml"
 OUT = "generated/team-a/chat"
@@ -37,7 +37,7 @@ def test_changing_the_default_aic_system_reprofiles_requests_that_name_none(git_
     assert reconciler.run_pass(full=True).worked == []
 
 
-TENANCY = ("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+TENANCY = ("apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
            "tenancy:\n  - paths: [\"requests/*/*.yaml\"]\n    namespaces: [{namespaces}]\n")
 
 
@@ -63,7 +63,7 @@ def test_tightened_tenancy_fails_an_up_to_date_request_at_its_next_pass(git_serv
     assert reconciler.run_pass().worked == [] and reconciler.run_pass(full=True).worked == []
 
 
-SELECTION = ("apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+SELECTION = ("apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
              "{selection}")
 
 

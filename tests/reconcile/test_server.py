@@ -53,7 +53,7 @@ def test_webhook_triggers_a_pass_and_metrics_show_it(remote, tmp_path, profile_c
     assert 'gitops_sla_webhooks_total{forge="github",outcome="triggered"} 1.0' in metrics
     assert 'gitops_sla_commits_total{kind="direct"} 1.0' in metrics
     assert "gitops_sla_reconcile_pass_duration_seconds_bucket" in metrics
-    assert "gitops_sla_push_retries_total" in metrics and 'gitops_sla_requests{state="Ready"}' in metrics
+    assert "gitops_sla_push_retries_total" in metrics and 'gitops_sla_requests{state="Pending"}' in metrics
     loop.stop()
     worker.join(timeout=10)
 

@@ -27,7 +27,7 @@ def test_status_table_and_json(remote, tmp_path, profile_cache, capsys, monkeypa
     assert table[0].split() == ["NAME", "NAMESPACE", "MODEL", "BACKEND", "STATE", "SLA", "MET", "AGE"]
     rows = {line.split()[0]: line.split() for line in table[1:]}
     assert rows["chat"][1:6] == ["team-a", "Qwen/Qwen3-32B", "trtllm", "Deploying", "True"]
-    assert rows["review"][4:6] == ["Ready", "True"]  # from its pull-request branch
+    assert rows["review"][4:6] == ["Pending", "True"]  # from its pull-request branch
     assert rows["broken"][4:6] == ["Failed", "-"]
     assert rows["new"][4:6] == ["Pending", "-"] and rows["new"][6] == "<unknown>"
 
