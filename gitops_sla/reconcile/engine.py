@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 import pygit2
 
@@ -220,7 +220,8 @@ class Reconciler:
             if pushed is not None and pushed.branch == self.branch and pushed.commit:
                 chain = pushed.commit if chain is not None and pushed.parent == chain else None
         try:
-            pushed = self._sync_index(keys | set(unusable), full or self._last is None)
+            pushed = self._sync_index(keys | set(unusable), full or self._last is None,
+                                      self._last is None or _index_changed(self._last, snapshot))
         except (GitSyncError, OSError, pygit2.GitError) as exc:
             self.metrics.errors.labels("git").inc()
             log.warning("updating %s: %s", index.INDEX_KUSTOMIZATION, exc)
@@ -247,19 +248,24 @@ class Reconciler:
             report.idle = False
             self._count_states(PassReport(report.head, False, outcomes=outcomes), False)
 
-    def _sync_index(self, keys: set[RequestKey], full: bool) -> PushResult | None:
+    def _sync_index(self, keys: set[RequestKey], full: bool, verify: bool) -> PushResult | None:
         """Bring the index of `generated/` up to date for the folders this pass looked at (all of them, and
-        every listed one, on a full pass): see `gitops_sla.reconcile.index`."""
+        every listed one, on a full pass; `verify`: also undo hand edits of the index files): see
+        `gitops_sla.reconcile.index`."""
+        refused = frozenset(self._refused)
 
         def build(head: Snapshot) -> Changes | None:
+            if not (full or verify) and all(index.lists(head, key) == index.belongs(head, key, refused)
+                                            for key in keys):
+                return None
             listed = index.read_index(head)
             check = keys | listed if full else keys
             wanted = {key for key in listed if key not in check}
-            wanted |= {key for key in check if index.belongs(head, key, frozenset(self._refused))}
-            files = index.updated(head, add=wanted - listed, remove=listed - wanted)
+            wanted |= {key for key in check if index.belongs(head, key, refused)}
+            files = index.updated(head, add=wanted - listed, remove=listed - wanted, verify=True)
             return Changes(files) if files else None
 
-        if not keys and not full:
+        if not keys and not full and not verify:
             return None
         pushed = commit_changes(self.mirror, self.branch, build, "gitops-sla: update the index of generated/",
                                 author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
@@ -590,7 +596,16 @@ class Reconciler:
             return RequestOutcome(*key, action, status.status.state, pushed.commit, closed), pushed
         branch = out.pr_branch(key)
         build = self._builder(key, blob, base, digest, files, status.status.state, target_branch=False)
-        pushed = commit_to_side_branch(self.mirror, branch, self.branch, build,
+
+        def proposal(head: Snapshot) -> Changes | None:
+            changes = build(head)
+            tip = self.mirror.head(branch)
+            if changes is not None and tip is not None and \
+                    _proposes(self.mirror.snapshot(tip), key, digest, changes.files):
+                return None  # the branch already proposes this output (another reconciler, on an older base)
+            return changes
+
+        pushed = commit_to_side_branch(self.mirror, branch, self.branch, proposal,
                                        out.commit_subject(key, f"generate DGD for review ({sla})"), trailers,
                                        author=self.author, retry=self.retry, fetched=True, on_rejected=self._rejected)
         if pushed.commit:
@@ -758,6 +773,24 @@ def _dgd_identity(request: SlaRequest, key: RequestKey) -> tuple[str, str]:
     overrides = request.deployment
     return ((overrides.namespace if overrides and overrides.namespace else key[0]),
             (overrides.name if overrides and overrides.name else key[1]))
+
+
+def _index_changed(before: Snapshot, after: Snapshot) -> bool:
+    """Whether a commit since the last pass touched the index files of `generated/` (a hand edit to undo)."""
+    return any(before.blob_id(path) != after.blob_id(path) for path in (index.INDEX_KUSTOMIZATION, index.INDEX_FILE))
+
+
+def _proposes(tip: Snapshot, key: RequestKey, digest: str, files: Mapping[str, bytes | None]) -> bool:
+    """Whether the branch tip already proposes this output: a status for the same inputs (`digest`) and the
+    same files as `files` writes (the status aside: it names the commit each reconciler read)."""
+    folder = layout.generated_dir(*key)
+    found = read_recorded(tip, key)
+    if folder not in files or files[folder] is not None or found is None or found[0].spec_hash != digest:
+        return False
+    wanted = {path[len(folder) + 1:]: str(pygit2.hash(data)) for path, data in files.items()
+              if path.startswith(folder + "/") and data is not None and not path.endswith(f"/{STATUS_FILE}")}
+    present = {name: blob for name, blob in drift.folder_files(tip, key).items() if name != STATUS_FILE}
+    return present == wanted
 
 
 def _environmental(exc: BaseException) -> bool:

@@ -37,7 +37,9 @@ def _hand_edit(person) -> dict[str, bytes]:
     person.write(f"{OUT}/pod.yaml", POD)
     person.write(f"{OUT}/status.yaml", (person.root / OUT / "status.yaml").read_text()
                  .replace("state: Deploying", "state: Ready"))
-    person.write("generated/kube-system/evil/pod.yaml", POD)  # a folder the reconciler never wrote
+    person.write("generated/kube-system/evil/pod.yaml", POD)  # a folder the reconciler never wrote ...
+    index = (person.root / "generated/kustomization.yaml").read_text()
+    person.write("generated/kustomization.yaml", index + '- "kube-system/evil"\n')  # ... listed by hand
     person.commit_and_push("hand edits")
     return before
 

@@ -56,7 +56,8 @@ def test_reconcile_once_command(remote, tmp_path, profile_cache, capsys, monkeyp
     args = ["reconcile", "--repo", remote.url, "--once", "--cache-dir", str(tmp_path / "c"),
             "--profile-cache", str(profile_cache.root)]
     assert main(args) == 0
-    assert "team-a/chat: generated (Deploying)" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()  # one line as the pass starts the request, one as it ends it
+    assert lines[0] == "team-a/chat: working" and lines[1].startswith("team-a/chat: generated (Deploying)")
     assert main(args) == 0
     assert "0 changed, 0 commits" in capsys.readouterr().out
     monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "not-the-token")
