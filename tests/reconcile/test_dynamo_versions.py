@@ -13,7 +13,7 @@ import yaml
 
 from reconcile_support import cached_reconciler, request_yaml, seed_remote
 
-CONFIG = "apiVersion: gitops-sla.nvidia.com/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
+CONFIG = "apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\ntargetBranch: main\ndefaultMode: commit\n"
 V1BETA1 = """apiVersion: nvidia.com/v1beta1
 kind: DynamoGraphDeploymentRequest
 metadata:
