@@ -76,7 +76,7 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     assert len(report.commits) == 1 and len(fake.pulls) == 1
     status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
     assert status["status"]["state"] == "Deploying" and status["result"]["targetTtftMs"] == 300.0
-    assert "- team-a/chat" in git(remote.bare, "show", "main:generated/kustomization.yaml")
+    assert "- \"team-a/chat\"" in git(remote.bare, "show", "main:generated/kustomization.yaml")
     assert reconciler.run_pass().idle and other.run_pass(full=True).worked == []
     fake.stop()
 

@@ -88,7 +88,7 @@ def test_the_repository_cannot_send_credentials_to_its_own_host(git_server, tmp_
         person.write("requests/team-a/chat.yaml", request_yaml("chat", auto_apply=False))
         person.commit_and_push("add chat for review")
         report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge).run_pass(full=True)
-        assert [(o.action, o.state) for o in report.worked] == [("pull-request", "Ready")]
+        assert [(o.action, o.state) for o in report.worked] == [("pull-request", "Pending")]
         assert len(fake.pulls) == 1
         assert catcher.seen == []
 
