@@ -120,7 +120,7 @@ def test_stopping_mid_sweep_leaves_nothing_behind(dynamo_venv_python, tiny_model
         started = _processes_using(str(tmp))
         assert len(started) >= 4  # broker, frontend, mocker, AIPerf (and its services)
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=120)
+        process.wait(timeout=300)  # stopping AIPerf and three Dynamo processes, each with a grace period
     finally:
         if process.poll() is None:
             process.kill()
