@@ -26,14 +26,12 @@ from kubernetes.client.exceptions import ApiException
 from gitops_sla.reconcile.profile_files import BASE_FILE, output_from_files, profiler_inputs
 from gitops_sla.reconcile.profiling import BackendUnavailable, ProfileJob, ProfileOutput, Running
 from profiler.engines.kube_api import ClusterError, Retry, call
+from profiler.engines.kubernetes import (
+    LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_REQUEST, LABEL_SPEC_HASH, MANAGED_BY, hash_label,
+)
 from profiler.errors import ProfilingError
 from profiler.progress import ProgressState
 
-MANAGED_BY = "gitops-sla"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_REQUEST = "gitops-sla.nvidia.com/request"
-LABEL_SPEC_HASH = "gitops-sla.nvidia.com/spec-hash"
 ANNOTATION_PROGRESS = "gitops-sla.nvidia.com/progress"
 ANNOTATION_FAILURE = "gitops-sla.nvidia.com/failure"
 ANNOTATION_JOB_CREATED = "gitops-sla.nvidia.com/job-created"
@@ -46,11 +44,6 @@ def job_name(request_name: str, spec_hash: str) -> str:
     digest = spec_hash.removeprefix("sha256:")[:8]
     room = MAX_NAME - len("profile-") - len(digest) - 1
     return f"profile-{request_name[:room].rstrip('-.')}-{digest}"
-
-
-def hash_label(spec_hash: str) -> str:
-    """The spec hash as a label value (40 hex digits)."""
-    return spec_hash.removeprefix("sha256:")[:40]
 
 
 def request_labels(request_name: str, spec_hash: str) -> dict[str, str]:
