@@ -153,9 +153,10 @@ def test_a_full_disk_is_retried_and_does_not_stop_the_pass(remote, tmp_path, pro
     person.write("requests/team-a/chat.yaml", request_yaml("chat", ttft=450.0))
     person.write("requests/team-b/chat.yaml", request_yaml("chat", ttft=450.0))
     person.commit_and_push("two requests")
+    reconciler.mirror.fetch()  # the requests arrive before the disk "fills up"
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16384, limits[1]))  # writes beyond 16 KiB fail: EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))  # writes beyond 1 KiB fail: EFBIG
     try:
         full = reconciler.run_pass()
     finally:
