@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pygit2
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from gitops_sla import layout
+from gitops_sla.git.snapshot import Snapshot
 from gitops_sla.reconcile.output import failed_status, status_only_files
 from gitops_sla.validation import MAX_ISSUES, validate_repo_config, validate_request_file
 from gitops_sla.yamlsafe import YamlError, load_yaml
@@ -144,12 +146,19 @@ def test_mutated_requests_get_located_issues_never_a_crash(document: Any) -> Non
         assert not {"planner_git_repo", "planner_git_path", "planner_git_branch"} & set(config.planner)
 
 
+
+@pytest.fixture(scope="module")
+def empty_head(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """The target branch of a new repository: no folder of the request exists yet."""
+    return Snapshot.of(pygit2.init_repository(str(tmp_path_factory.mktemp("repo")), bare=True), None)
+
+
 @PROPERTIES
 @given(mutated_requests(), st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True),
        st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True))
 @example(_with(("spec", "backend"), []), "a", "a")  # found by this test: the name check crashed on a list
-def test_an_invalid_requests_status_stays_in_its_own_folder_and_small(document: Any, namespace: str,
-                                                                      name: str) -> None:
+def test_an_invalid_requests_status_stays_in_its_own_folder_and_small(empty_head: Snapshot, document: Any,
+                                                                      namespace: str, name: str) -> None:
     raw = _dump(document)
     path = layout.request_path(namespace, name)
     result = validate_request_file(raw, file=path)
@@ -157,7 +166,7 @@ def test_an_invalid_requests_status_stays_in_its_own_folder_and_small(document: 
         return
     status = failed_status((namespace, name), spec_hash="0" * 16, source_commit="0" * 40, profiler_version="test",
                            reason="ValidationFailed", message="invalid", issues=result.issues)
-    files = status_only_files((namespace, name), status)
+    files = status_only_files((namespace, name), status, empty_head)
     folder = layout.generated_dir(namespace, name) + "/"
     assert files and all(file.startswith(folder) and ".." not in file.split("/") for file in files)
     assert all(len(content or b"") < 200_000 for content in files.values())
