@@ -12,9 +12,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reconcile"))
 
 from cluster_support import inject_faults  # noqa: E402
 from reconcile_support import git_server, remote  # noqa: E402,F401
+from support.dynamo_stack import dynamo_venv_python, tiny_model_dir  # noqa: E402,F401
 from support.kube_api import kube_api  # noqa: E402
 
-__all__ = ["git_server", "remote"]
+__all__ = ["dynamo_venv_python", "git_server", "remote", "tiny_model_dir"]
 
 
 @pytest.fixture
@@ -24,17 +25,3 @@ def kube(tmp_path):
         api.faults = inject_faults(api)
         api.kubeconfig_path = api.kubeconfig(tmp_path / "kubeconfig", token="profiling-job")
         yield api
-
-
-@pytest.fixture(scope="session")
-def dynamo_venv_python() -> Path:
-    from support.dynamo_stack import dynamo_python
-
-    return dynamo_python()
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(dynamo_venv_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from support.dynamo_stack import tiny_model
-
-    return tiny_model(dynamo_venv_python, tmp_path_factory.mktemp("tiny-model"))

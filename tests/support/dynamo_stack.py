@@ -9,13 +9,16 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from profiler.engines.dynamo_stack import DynamoStack, WorkerTiming, dynamo_stack
-from profiler.engines.local_dynamo import tiny_model_dir
+from profiler.engines.local_dynamo import tiny_model_dir as build_tiny_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_MAX_CONTEXT = 40960
 
-__all__ = ["DynamoStack", "WorkerTiming", "dynamo_stack", "dynamo_python", "tiny_model"]
+__all__ = ["DynamoStack", "WorkerTiming", "dynamo_stack", "dynamo_python", "dynamo_venv_python", "tiny_model",
+           "tiny_model_dir"]
 
 
 def dynamo_python() -> Path:
@@ -29,4 +32,16 @@ def dynamo_python() -> Path:
 
 def tiny_model(python: Path, root: Path) -> Path:
     """A tiny tokenizer + config.json directory under `root`, built with the Dynamo virtualenv."""
-    return tiny_model_dir(python, MODEL_MAX_CONTEXT, root=root)
+    return build_tiny_model_dir(python, MODEL_MAX_CONTEXT, root=root)
+
+
+@pytest.fixture(scope="session")
+def dynamo_venv_python() -> Path:
+    """Fixture: the Dynamo virtualenv's python, once per session."""
+    return dynamo_python()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(dynamo_venv_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Fixture: one tiny local model directory per session."""
+    return tiny_model(dynamo_venv_python, tmp_path_factory.mktemp("tiny-model"))
