@@ -84,6 +84,7 @@ def api_calls(kube, token: str) -> set[tuple[str, str, str]]:
     return calls
 
 
+@pytest.mark.skip(reason="kmock re-filters its whole request history on every call; on an idle 2-core machine the test controller and reconciler poll fast enough that the emulator stalls (seen at 15+ min). Open in issue 10: poll less or drop kmock's history before re-enabling")
 def test_a_commit_is_measured_on_temporary_dgds_by_a_job_and_committed(remote, kube, tmp_path, dynamo_venv_python,
                                                                        tiny_model_dir):
     person = remote.person(tmp_path / "person")
