@@ -86,6 +86,7 @@ class Listener:
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
         self._max_connections = limits.max_connections
+        self._last_accept_warning = -60.0
         self._thread = threading.Thread(target=self._loop.run_forever, name="http", daemon=True)
 
     def start(self, host: str, port: int) -> tuple[str, int]:
@@ -99,15 +100,24 @@ class Listener:
             raise
 
     async def _start(self, host: str, port: int) -> tuple[str, int]:
-        # asyncio accepts up to `backlog` sockets at a time before any of them is served (and could evict an
-        # idle one), so connections plus one such burst must fit in the process's descriptors, with room left
-        # for Git and the rest of the process.
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        fitting = max(8, (soft - RESERVED_DESCRIPTORS) // 2) if soft != resource.RLIM_INFINITY else 1 << 20
-        self._max_connections = min(self.limits.max_connections, fitting)
-        self._server = await asyncio.start_server(self._serve, host, port, backlog=min(128, self._max_connections))
+        self._loop.set_exception_handler(self._on_loop_error)
+        self._max_connections, burst = _connection_budget(self.limits.max_connections)
+        self._server = await asyncio.start_server(self._serve, host, port, backlog=burst)
         address = self._server.sockets[0].getsockname()
         return address[0], address[1]
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        """Log running out of descriptors on accept briefly, once a minute: asyncio retries by itself a second
+        later, and its default handler logs a traceback per refused socket (thousands under a flood, enough to
+        fill a stderr pipe and stop the loop)."""
+        exception = context.get("exception")
+        if isinstance(exception, OSError) and "accept" in context.get("message", ""):
+            now = time.monotonic()
+            if now - self._last_accept_warning >= 60.0:
+                self._last_accept_warning = now
+                log.warning("http listener: cannot accept connections (%s); retrying", exception)
+            return
+        loop.default_exception_handler(context)
 
     def stop(self) -> None:
         """Close the listening socket and every connection, then end the thread."""
@@ -229,6 +239,21 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                     return
     except (TimeoutError, ConnectionError):
         return
+
+
+def _connection_budget(wanted: int) -> tuple[int, int]:
+    """(connections kept open, sockets accepted per wake-up) that fit the process's descriptor limit.
+
+    asyncio accepts up to `backlog` sockets per wake-up before any is served, and each one served may evict an
+    idle connection whose socket is closed one loop turn later; so at a peak the listener holds its connections
+    plus two bursts, and that must fit beside what Git and the rest of the process use.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted, min(128, wanted)
+    available = max(24, soft - RESERVED_DESCRIPTORS)
+    burst = max(8, min(128, available // 5))
+    return max(8, min(wanted, available - 2 * burst)), burst
 
 
 def _bad_request(exc: h11.RemoteProtocolError) -> Response:

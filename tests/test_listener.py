@@ -108,19 +108,22 @@ def _limit_files() -> None:
 
 
 def test_1025_idle_connections_neither_exhaust_descriptors_nor_stall_healthz(tmp_path: Path) -> None:
-    """`reconcile --watch` with 256 file descriptors; the old thread-per-connection listener ran out."""
+    """`reconcile --watch` with 256 file descriptors; the old thread-per-connection listener ran out, and a
+    listener that let asyncio hit the limit logged a traceback per refused socket until its stderr pipe was full."""
     bare = _bare_repository(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gitops_sla", "reconcile", "--repo", str(bare), "--watch", "--interval", "3600",
-         "--listen", "127.0.0.1:0", "--cache-dir", str(tmp_path / "cache")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_limit_files,
-        start_new_session=True,
-    )
+    stderr = tmp_path / "stderr.log"
+    with stderr.open("w") as stderr_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gitops_sla", "reconcile", "--repo", str(bare), "--watch", "--interval", "3600",
+             "--listen", "127.0.0.1:0", "--cache-dir", str(tmp_path / "cache")],
+            stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=env, preexec_fn=_limit_files,
+            start_new_session=True,
+        )
     idle: list[socket.socket] = []
     try:
         line = process.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), line + process.stderr.read()
+        assert line.startswith("listening on http://127.0.0.1:"), line + stderr.read_text()
         base = line.split()[2]
         port = int(base.rsplit(":", 1)[1])
         for _ in range(1200):  # the first pass (a fresh process) ends
@@ -132,6 +135,7 @@ def test_1025_idle_connections_neither_exhaust_descriptors_nor_stall_healthz(tmp
         health = httpx.get(f"{base}/healthz", timeout=30)
         assert health.status_code == 200 and health.json()["failedPassesInARow"] == 0
         assert process.poll() is None
+        assert "Too many open files" not in stderr.read_text()
     finally:
         for conn in idle:
             conn.close()
