@@ -54,9 +54,28 @@ def _validated(text: str, file: str = "requests/team-a/chat.yaml"):
 
 
 def test_every_dynamo_1_6_1_example_is_collected() -> None:
-    names = {path.name for path in V1BETA1_EXAMPLES}
-    assert "readme-zero-config.yaml" in names and len(names) == 18
-    assert "9a_thorough_dsr1_sglang_overrides.yaml" in names
+    package = {path.name for path in V1BETA1_EXAMPLES if "docs" not in path.relative_to(EXAMPLES).parts}
+    assert "readme-zero-config.yaml" in package and len(package) == 18
+    assert "9a_thorough_dsr1_sglang_overrides.yaml" in package
+    docs = [path for path in V1BETA1_EXAMPLES if "docs" in path.relative_to(EXAMPLES).parts]
+    assert len(docs) == 19
+    for path in docs:  # each names its source file and commit, and its license
+        header = path.read_text().splitlines()[:3]
+        assert "github.com/ai-dynamo/dynamo" in header[0] and "at commit" in header[0], path.name
+        assert any("Apache" in line for line in path.read_text().splitlines()[:5]), path.name
+
+
+def test_dynamo_docs_examples_are_read_not_just_accepted() -> None:
+    docs = EXAMPLES / "dynamo-1.6.1" / "docs"
+    moe = validate_request_file(docs / "deploy-profile-sla-moe-dgdr.yaml").request
+    assert moe.resolved_backend == "sglang" and moe.config.hardware.num_gpus_per_node == 8
+    assert moe.search_strategy == "rapid"
+    planner = validate_request_file(docs / "dgdr-reference-planner.yaml").request
+    assert planner.planner.enabled
+    thorough = validate_request_file(docs / "profiler-examples-dense-thorough.yaml").request
+    assert thorough.search_strategy == "thorough" and not thorough.config.sweep.use_ai_configurator
+    sla = validate_request_file(docs / "profiler-examples-custom-sla.yaml").request.config.sla
+    assert (sla.isl, sla.osl, sla.ttft, sla.itl) == (2000, 500, 500.0, 20.0)
 
 
 @pytest.mark.parametrize("example", V1BETA1_EXAMPLES, ids=[path.name for path in V1BETA1_EXAMPLES])
