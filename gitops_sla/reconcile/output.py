@@ -154,38 +154,58 @@ V1BETA1_PHASES = {"Pending": "Pending", "Profiling": "Profiling", "Deploying": "
 def for_version(status_file: RequestStatusFile, api_version: str, output: ProfileOutput | None = None
                 ) -> RequestStatusFile:
     """The status in the request's own version's shape: a v1beta1 request's also has `phase`,
-    `profilingPhase` (`Done` once profiled), `dgdName` and `profilingResults.{selectedConfig, pareto}`."""
+    `profilingPhase` (`Done` once profiled), `dgdName` and `profilingResults` as Dynamo 1.x fills it:
+    `selectedConfig` is the generated DGD (what `autoApply` deploys), `pareto` the profiler's Pareto fronts."""
     if not api_version.endswith("/v1beta1"):
         return status_file
     status = status_file.status
     update: dict[str, Any] = {"phase": V1BETA1_PHASES.get(status.state) or None}
     if output is not None:
         update.update(profiling_phase="Done", dgd_name=output.dgd_name,
-                      profiling_results=ProfilingResultsV1Beta1(selected_config=_selected_config(output),
+                      profiling_results=ProfilingResultsV1Beta1(selected_config=_generated_dgd(output),
                                                                 pareto=_pareto(output)))
     return status_file.model_copy(update={"status": status.model_copy(update=update)})
 
 
-def _selected_config(output: ProfileOutput) -> dict[str, Any]:
-    summary = output.summary
-    return {key: value for key, value in (
-        ("prefill", {"mapping": summary.prefill_mapping, "gpus": summary.prefill_gpus,
-                     "ttftMs": summary.expected_ttft_ms}),
-        ("decode", {"mapping": summary.decode_mapping, "gpus": summary.decode_gpus, "itlMs": summary.expected_itl_ms,
-                    "throughputPerGpu": summary.throughput_per_gpu}),
-        ("slaMet", summary.sla_met),
-    )}
+def _generated_dgd(output: ProfileOutput) -> dict[str, Any] | None:
+    """The DynamoGraphDeployment among the generated manifests, as an object."""
+    for name in output.resources:
+        try:
+            data = load_yaml(output.files[name], name).data
+        except YamlError:
+            continue
+        if isinstance(data, dict) and data.get("kind") == "DynamoGraphDeployment":
+            return data
+    return None
+
+
+_PARETO_KEYS = {"mapping": "mapping", "num_gpus": "numGpus", "concurrency": "concurrency",
+                "latency_ms": "latencyMs", "thpt_per_gpu": "throughputPerGpu", "source": "source"}
 
 
 def _pareto(output: ProfileOutput) -> list[ParetoEntry] | None:
-    """The Pareto fronts the profiler recorded in `profile.json` (`selection.prefill_pareto`, then decode)."""
+    """The Pareto fronts the profiler recorded in `profile.json` (`selection.prefill_pareto`, then decode), one
+    entry per engine configuration (role, parallel mapping, GPUs, concurrency, latency, throughput per GPU);
+    `selected` marks the profiler's pick and `dynamoRule` the pick of Dynamo's own rule, where on the front."""
     try:
         document = json.loads(output.files.get("profile.json", b"{}"))
     except ValueError:
         return None
     selection = document.get("selection") or {}
-    entries = [ParetoEntry(config={"role": role, **point}) for role in ("prefill", "decode")
-               for point in selection.get(f"{role}_pareto") or []]
+
+    def same(point: dict[str, Any], pick: Any) -> bool:
+        return isinstance(pick, dict) and all(point.get(key) == pick.get(key) for key in ("mapping", "concurrency"))
+
+    entries = []
+    for role in ("prefill", "decode"):
+        for point in selection.get(f"{role}_pareto") or []:
+            config: dict[str, Any] = {"role": role}
+            config.update({_PARETO_KEYS[key]: value for key, value in point.items() if key in _PARETO_KEYS})
+            if same(point, selection.get(role)):
+                config["selected"] = True
+            if same(point, selection.get(f"dynamo_{role}")):
+                config["dynamoRule"] = True
+            entries.append(ParetoEntry(config=config))
     return entries or None
 
 

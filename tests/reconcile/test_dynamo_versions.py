@@ -5,6 +5,7 @@ planner; changing either regenerates."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -66,10 +67,19 @@ def test_a_repository_holds_both_versions(git_server, tmp_path, profile_cache):
     status = _load(person, "generated/team-a/chat-b/status.yaml")["status"]  # v1beta1's shape, and the shared one
     assert (status["state"], status["phase"], status["profilingPhase"], status["dgdName"]) == \
         ("Deploying", "Deploying", "Done", "chat-b")
-    selected = status["profilingResults"]["selectedConfig"]
-    assert selected["decode"]["mapping"].startswith(("TP=", "TEP=", "DEP=")) and selected["slaMet"] is True
-    roles = {entry["config"]["role"] for entry in status["profilingResults"]["pareto"]}
-    assert roles == {"prefill", "decode"}
+    # Dynamo 1.x's profilingResults: selectedConfig is the DGD autoApply deploys, pareto the fronts with the pick
+    assert status["profilingResults"]["selectedConfig"] == beta
+    pareto = [entry["config"] for entry in status["profilingResults"]["pareto"]]
+    assert {point["role"] for point in pareto} == {"prefill", "decode"}
+    profile = json.loads((person.root / "generated/team-a/chat-b/profile.json").read_text())["selection"]
+    for role in ("prefill", "decode"):
+        front = [point for point in pareto if point["role"] == role]
+        assert [(p["mapping"], p["concurrency"], p["latencyMs"], p["throughputPerGpu"]) for p in front] == \
+            [(p["mapping"], p["concurrency"], p["latency_ms"], p["thpt_per_gpu"]) for p in profile[f"{role}_pareto"]]
+        (picked,) = [point for point in front if point.get("selected")]
+        assert (picked["mapping"], picked["concurrency"]) == (profile[role]["mapping"], profile[role]["concurrency"])
+        assert picked["latencyMs"] <= profile[role]["target_ms"]
+    assert sum(1 for point in pareto if point.get("dynamoRule")) <= 2
     assert "phase" not in _load(person, "generated/team-a/chat/status.yaml")["status"]  # v1alpha1's shape
     assert reconciler.run_pass(full=True).worked == []
 
