@@ -117,6 +117,9 @@ class DiscoveringBackend:
             job = dataclasses.replace(job, config=fill_hardware(job.config, self._discover(), system_named=named))
         return self.inner.run(job)
 
+    def forget(self, namespace: str, name: str) -> None:
+        self.inner.forget(namespace, name)
+
     def _discover(self) -> GpuInventory:
         if self._inventory is None:
             try:

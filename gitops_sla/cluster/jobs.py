@@ -114,6 +114,17 @@ class JobBackend:
         progress = _progress(annotations.get(ANNOTATION_PROGRESS))
         return Running(f"Profiling in Job {namespace}/{name}", progress)
 
+    def forget(self, namespace: str, name: str) -> None:
+        """Delete every profiling Job of the deleted request `namespace/name` (and their ConfigMaps); the Job's
+        pod removes its temporary DGDs as it stops, and a crashed pod's are found by label on the next run."""
+        try:
+            for stale in self._jobs_of(namespace, name):
+                self.cleanup(namespace, stale)
+        except ClusterError as exc:
+            raise BackendUnavailable(f"profiling Jobs of {namespace}/{name}: {exc}") from None
+        except ApiException as exc:
+            raise BackendUnavailable(f"profiling Jobs of {namespace}/{name}: {exc.status} {exc.reason}") from None
+
     def cleanup(self, namespace: str, name: str) -> None:
         """Delete the Job (and its pods) and both ConfigMaps; what is already gone is fine."""
         body = client.V1DeleteOptions(propagation_policy="Background")
@@ -127,16 +138,20 @@ class JobBackend:
 
     def _supersede(self, job: ProfileJob, namespace: str) -> list[str]:
         """Delete this request's Jobs for other inputs (an edit while profiling): their results would be stale."""
-        labels = request_labels(job.name, job.spec_hash)
-        selector = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_REQUEST}={labels[LABEL_REQUEST]}"
-        found = call(f"list Jobs of {namespace}/{job.name}",
-                     lambda: self.batch.list_namespaced_job(namespace, label_selector=selector), self.retry)
-        stale = [j.metadata.name for j in found.items
-                 if j.metadata.namespace == namespace and (j.metadata.labels or {}).get(LABEL_REQUEST) == labels[
-                     LABEL_REQUEST] and (j.metadata.labels or {}).get(LABEL_SPEC_HASH) != labels[LABEL_SPEC_HASH]]
+        current = job_name(job.name, job.spec_hash)
+        stale = [name for name in self._jobs_of(namespace, job.name) if name != current]
         for name in stale:
             self.cleanup(namespace, name)
         return stale
+
+    def _jobs_of(self, namespace: str, request_name: str) -> list[str]:
+        """Names of the profiling Jobs of request `namespace/request_name`, for any inputs."""
+        label = request_labels(request_name, "")[LABEL_REQUEST]
+        selector = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_REQUEST}={label}"
+        found = call(f"list Jobs of {namespace}/{request_name}",
+                     lambda: self.batch.list_namespaced_job(namespace, label_selector=selector), self.retry)
+        return sorted(j.metadata.name for j in found.items
+                      if j.metadata.namespace == namespace and (j.metadata.labels or {}).get(LABEL_REQUEST) == label)
 
     def _create(self, job: ProfileJob, namespace: str, name: str) -> None:
         labels = request_labels(job.name, job.spec_hash)

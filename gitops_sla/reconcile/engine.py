@@ -331,6 +331,7 @@ class Reconciler:
         recorded = found[0] if found else None
         if blob is None:
             self._pending.discard(key)
+            self._forget_runs(key)
             if recorded is None:  # no output on the target branch; maybe a proposal in a pull request
                 closed = self._close_stale_pull(key)
                 return RequestOutcome(*key, "deleted" if closed else "up-to-date", pull_request=closed), None
@@ -711,6 +712,14 @@ class Reconciler:
         if pushed.commit:
             self.metrics.commits.labels("direct").inc()
         return RequestOutcome(*key, "deleted", None, pushed.commit, self._close_stale_pull(key)), pushed
+
+    def _forget_runs(self, key: RequestKey) -> None:
+        """Stop the deleted request's profiling runs; when the backend cannot for now, a later pass tries again."""
+        try:
+            self.backend.forget(*key)
+        except BackendUnavailable as exc:
+            self._pending.add(key)
+            log.warning("%s/%s was deleted; its profiling runs stay until a later pass: %s", key[0], key[1], exc)
 
     def _close_stale_pull(self, key: RequestKey) -> PullRequest | None:
         """Close the request's open pull request, if any: its proposal is obsolete (the request was deleted

@@ -81,6 +81,13 @@ class LocalProcessBackend:
                 self._children.pop(key).wait()
         shutil.rmtree(folder, ignore_errors=True)
 
+    def forget(self, namespace: str, name: str) -> None:
+        """Stop and remove every run of the deleted request `namespace/name`."""
+        request = f"{namespace}/{name}\n"
+        for other in sorted(self.work_root.glob("*/request")) if self.work_root.exists() else []:
+            if other.read_text() == request:
+                self.cancel_folder(other.parent)
+
     def _supersede(self, job: ProfileJob, folder: Path) -> str:
         """Stop this request's run for other inputs (an edit while profiling); the spec hash it ran for, or ''."""
         request = f"{job.namespace}/{job.name}\n"

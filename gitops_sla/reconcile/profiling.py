@@ -81,6 +81,10 @@ class ProfilingBackend(Protocol):
         """The output, or `Running`; raises `profiler.errors.ProfilingError` when profiling failed, and
         `BackendUnavailable` when it cannot tell for now."""
 
+    def forget(self, namespace: str, name: str) -> None:
+        """The request was deleted: stop its runs, whatever inputs they were for, and remove what they made
+        (nothing when none runs); raises `BackendUnavailable` when that cannot be done for now."""
+
 
 ProfileFn = Callable[[ProfileJob], ProfileOutput]
 
@@ -95,6 +99,9 @@ class InlineBackend:
     def run(self, job: ProfileJob) -> ProfileOutput:
         return self._profile(job)
 
+    def forget(self, namespace: str, name: str) -> None:
+        """Nothing outlives a pass here."""
+
 
 class BackgroundBackend:
     """Runs the profile function in worker threads; `run` returns `Running` until the job is done."""
@@ -104,6 +111,7 @@ class BackgroundBackend:
         self.version = version
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="profile")
         self._jobs: dict[str, Future[ProfileOutput]] = {}
+        self._requests: dict[str, tuple[str, str]] = {}  # spec hash -> (namespace, name)
         self._lock = threading.Lock()
 
     def run(self, job: ProfileJob) -> ProfileOutput | Running:
@@ -111,11 +119,21 @@ class BackgroundBackend:
             future = self._jobs.get(job.spec_hash)
             if future is None:
                 future = self._jobs[job.spec_hash] = self._pool.submit(self._profile, job)
+                self._requests[job.spec_hash] = (job.namespace, job.name)
         if not future.done():
             return Running(f"Profiling is in progress (job {job.spec_hash[7:19]})")
         with self._lock:
             self._jobs.pop(job.spec_hash, None)
+            self._requests.pop(job.spec_hash, None)
         return future.result()
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop the request's jobs: one not started yet is cancelled; a running one finishes unread (a thread
+        cannot be stopped)."""
+        with self._lock:
+            for spec_hash in [h for h, request in self._requests.items() if request == (namespace, name)]:
+                self._jobs.pop(spec_hash).cancel()
+                del self._requests[spec_hash]
 
     def wait(self, timeout_s: float | None = None) -> None:
         """Block until every submitted job is done (tests, shutdown)."""
@@ -159,3 +177,8 @@ class RoutingBackend:
         warnings = [FALLBACK_WARNING, *result.warnings]
         return dataclasses.replace(result, warnings=warnings,
                                    summary=result.summary.model_copy(update={"warnings": warnings}))
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.offline.forget(namespace, name)
+        if self.online is not None:
+            self.online.forget(namespace, name)

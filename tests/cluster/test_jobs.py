@@ -11,10 +11,13 @@ from kubernetes import client
 
 from cluster_support import Fault, api_client, leftovers
 from gitops_sla.cluster.jobs import ANNOTATION_FAILURE, ANNOTATION_PROGRESS, JobBackend, JobSettings, job_name
-from gitops_sla.reconcile.profiling import BackendUnavailable, ProfileJob, Running
+from gitops_sla.reconcile.engine import Reconciler
+from gitops_sla.reconcile.offline import offline_backend
+from gitops_sla.reconcile.profiling import BackendUnavailable, ProfileJob, RoutingBackend, Running
 from gitops_sla.validation import validate_request_file
 from profiler.engines.kube_api import Retry
 from profiler.errors import ProfilingError
+from profiler.version import PROFILER_VERSION
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "gitops_sla" / "examples" / "quickstart-aic.yaml"
 NS = "team-a"
@@ -165,3 +168,44 @@ def test_new_inputs_stop_the_requests_run_for_earlier_ones(kube):
     assert sorted(leftovers(kube, NS)["jobs"]) == ["profile-chat-ef56ab78", "profile-chat-other-ab12cd34"]
     assert sorted(leftovers(kube, NS)["configmaps"]) == ["profile-chat-ef56ab78-input",
                                                          "profile-chat-other-ab12cd34-input"]
+
+
+def online_request(name: str) -> str:
+    text = EXAMPLE.read_text().replace("name: sla-aic", f"name: {name}")
+    return text.replace("use_ai_configurator: true", "use_ai_configurator: false")
+
+
+def test_deleting_a_request_deletes_its_profiling_job_even_after_an_api_outage(remote, kube, tmp_path):
+    person = remote.person(tmp_path / "person")
+    for name in ("chat", "other"):
+        person.write(f"requests/{NS}/{name}.yaml", online_request(name))
+    person.commit_and_push("two online requests")
+    with api_client(kube) as raw:
+        backend = RoutingBackend(offline_backend(), JobBackend(raw, SETTINGS, PROFILER_VERSION, FAST))
+        reconciler = Reconciler(remote.mirror(tmp_path / "cache"), backend)
+        assert {o.action for o in reconciler.run_pass(full=True).worked} == {"profiling"}
+        [chat_job] = [job for job in leftovers(kube, NS)["jobs"] if job.startswith("profile-chat-")]
+
+        person.remove(f"requests/{NS}/chat.yaml")
+        person.commit_and_push("chat is not needed after all")
+        kube.faults.append(Fault("list", "jobs", 500, times=100))  # the API server is down meanwhile
+        deleted = reconciler.run_pass()
+        assert ("chat", "deleted") in [(o.name, o.action) for o in deleted.worked]  # Git does not wait
+        assert chat_job in leftovers_without_faults(kube)["jobs"]
+        kube.faults.clear()
+        reconciler.run_pass()  # the deleted request's run is stopped on the next pass
+
+    remaining = leftovers(kube, NS)
+    assert [job for job in remaining["jobs"] if job.startswith("profile-chat-")] == []
+    assert [m for m in remaining["configmaps"] if m.startswith("profile-chat-")] == []
+    assert [job for job in remaining["jobs"] if job.startswith("profile-other-")]  # another request's run stays
+    person.pull()
+    assert not (person.root / f"generated/{NS}/chat").exists()
+
+
+def leftovers_without_faults(kube) -> dict[str, list[str]]:
+    faults, kube.faults[:] = list(kube.faults), []
+    try:
+        return leftovers(kube, NS)
+    finally:
+        kube.faults[:] = faults

@@ -73,12 +73,16 @@ class StagedBackend:
         self.stages = stages
         self.calls = 0
         self.version = PROFILER_VERSION
+        self.forgotten: list[tuple[str, str]] = []
 
     def run(self, job: ProfileJob) -> ProfileOutput | Running:
         self.calls += 1
         if self.calls <= len(self.stages):
             return Running("Profiling on test engines", self.stages[self.calls - 1])
         return offline_profile(job)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.forgotten.append((namespace, name))
 
 
 def test_progress_is_mirrored_at_most_once_per_interval(remote, tmp_path, profile_cache):
