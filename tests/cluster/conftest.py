@@ -20,8 +20,9 @@ __all__ = ["dynamo_venv_python", "git_server", "remote", "tiny_model_dir"]
 
 @pytest.fixture
 def kube(tmp_path):
-    """A fresh emulator per test (kmock slows down as it records requests); `kube.faults` injects errors."""
-    with kube_api() as api:
+    """A fresh emulator per test, its history bounded (kmock slows down as it records requests; `kube.km.calls`
+    says who called what); `kube.faults` injects errors."""
+    with kube_api(keep_requests=64) as api:
         api.faults = inject_faults(api)
         api.kubeconfig_path = api.kubeconfig(tmp_path / "kubeconfig", token="profiling-job")
         yield api

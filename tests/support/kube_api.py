@@ -4,7 +4,9 @@ What kmock emulates: discovery (the bundled core groups, including `coordination
 Dynamo resources registered here), GET, create, merge-PATCH, delete, 404 for unknown objects, 409 when a
 create finds the object. What `ConsistentEmulator` adds, as a real API server does: `metadata.resourceVersion`
 on every create and update, 409 Conflict for a write that carries a stale one, and one write at a time (the
-check and the write happen together). `kubeconfig()` writes a file that points the official client (in this
+check and the write happen together). With `keep_requests`, only the newest requests stay in kmock's history
+(kmock matches every request against its whole history, so a long test slows down linearly) and `calls` keeps
+who called what instead. `kubeconfig()` writes a file that points the official client (in this
 process or in a child process) at the emulator.
 """
 
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -24,15 +27,29 @@ DGD = "nvidia.com/v1alpha1/dynamographdeployments"
 LEASES = "coordination.k8s.io/v1/leases"
 
 
-class ConsistentEmulator(kmock.KubernetesEmulator):
-    """resourceVersion on writes, 409 on a stale resourceVersion, writes serialised."""
+@dataclass(frozen=True)
+class Call:
+    """One API request, as RBAC sees it."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    authorization: str
+    group: str
+    plural: str
+    action: str  # kmock's: fetch, list, watch, create, update, delete
+
+
+class ConsistentEmulator(kmock.KubernetesEmulator):
+    """resourceVersion on writes, 409 on a stale resourceVersion, writes serialised; optionally a bounded history."""
+
+    def __init__(self, *args, keep_requests: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._versions = itertools.count(1000)
         self._writes = asyncio.Lock()
+        self.keep_requests = keep_requests
+        self.calls: set[Call] = set()
 
     async def _handle(self, request):
+        if self.keep_requests is not None:
+            self._forget_old_requests(request)
         action = kmock.action
         if request.resource is None or request.action not in (action.CREATE, action.UPDATE, action.DELETE):
             return await super()._handle(request)
@@ -50,6 +67,14 @@ class ConsistentEmulator(kmock.KubernetesEmulator):
             elif request.action == action.CREATE and isinstance(request.data, dict):
                 request.data.setdefault("metadata", {})["resourceVersion"] = str(next(self._versions))
             return await super()._handle(request)
+
+    def _forget_old_requests(self, request) -> None:
+        if request.resource is not None:
+            self.calls.add(Call(request.headers.get("Authorization", ""), request.resource.group or "",
+                                request.resource.plural or "", getattr(request.action, "name", "").lower()))
+        del self._requests[:-self.keep_requests]
+        for payload in self._payloads:  # the built-in reactions record what they served, too
+            del payload._requests[:-self.keep_requests]
 
     def put(self, resource: str, namespace: str, name: str, body: dict) -> None:
         """Create or replace an object as a controller would (a new resourceVersion)."""
@@ -85,13 +110,13 @@ class KubeApi:
 
 
 @contextlib.contextmanager
-def kube_api() -> Iterator[KubeApi]:
-    """kmock in a background thread, stopped on every path."""
+def kube_api(keep_requests: int | None = None) -> Iterator[KubeApi]:
+    """kmock in a background thread, stopped on every path; `keep_requests` bounds its request history."""
     ready, box = threading.Event(), {}
 
     async def serve() -> None:
         box["stop"] = asyncio.Event()
-        async with ConsistentEmulator() as km, kmock.Server(km) as server:
+        async with ConsistentEmulator(keep_requests=keep_requests) as km, kmock.Server(km) as server:
             km.resources.load_bundled()
             km.resources[DGD] = kmock.ResourceInfo(
                 kind="DynamoGraphDeployment", singular="dynamographdeployment", namespaced=True,
