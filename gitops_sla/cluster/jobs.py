@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from kubernetes import client
@@ -223,6 +224,13 @@ def job_manifest(job: ProfileJob, namespace: str, name: str, settings: JobSettin
         runner.append("--with-base-config")
     options = [f"namespace={namespace}", f"request={job.name}", f"spec-hash={job.spec_hash}",
                *settings.engine_options]
+    cache = job.config.deployment.model_cache
+    if cache.pvc_name:  # the request's model cache: its tokenizer files, read-only, where the request says
+        volumes.append({"name": "model-cache", "persistentVolumeClaim": {"claimName": cache.pvc_name,
+                                                                         "readOnly": True}})
+        mounts.append({"name": "model-cache", "mountPath": cache.mount_path, "readOnly": True})
+        if not any(option.startswith("tokenizer=") for option in settings.engine_options):
+            options.append(f"tokenizer={model_cache_dir(cache.mount_path, cache.pvc_path)}")
     profiler = ["python", "-m", "profiler", "--engines", "kubernetes"]
     for option in options:
         profiler += ["--engine-option", option]
@@ -256,6 +264,14 @@ def job_manifest(job: ProfileJob, namespace: str, name: str, settings: JobSettin
             "template": {"metadata": {"labels": {**labels, LABEL_COMPONENT: "profiler"}}, "spec": pod},
         },
     }
+
+
+def model_cache_dir(mount_path: str, pvc_path: str) -> str:
+    """Where the model's files are in the container: `pvc_path` under the mount, or as given when it is already
+    an absolute path (Dynamo 1.x's `modelCache.pvcModelPath` rule)."""
+    if pvc_path.startswith("/"):
+        return pvc_path
+    return str(PurePosixPath(mount_path) / pvc_path) if pvc_path else mount_path
 
 
 def encode_result(files: dict[str, bytes]) -> dict[str, str]:

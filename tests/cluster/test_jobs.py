@@ -10,7 +10,8 @@ import pytest
 from kubernetes import client
 
 from cluster_support import Fault, api_client, leftovers
-from gitops_sla.cluster.jobs import ANNOTATION_FAILURE, ANNOTATION_PROGRESS, JobBackend, JobSettings, job_name
+from gitops_sla.cluster.jobs import (ANNOTATION_FAILURE, ANNOTATION_PROGRESS, JobBackend, JobSettings, job_manifest,
+                                     job_name)
 from gitops_sla.reconcile.engine import Reconciler
 from gitops_sla.reconcile.offline import offline_backend
 from gitops_sla.reconcile.profiling import BackendUnavailable, ProfileJob, RoutingBackend, Running
@@ -209,3 +210,24 @@ def leftovers_without_faults(kube) -> dict[str, list[str]]:
         return leftovers(kube, NS)
     finally:
         kube.faults[:] = faults
+
+
+@pytest.mark.parametrize(("pvc_path", "tokenizer"), [("qwen3-32b", "/models/qwen3-32b"),
+                                                     ("/models/hub/qwen", "/models/hub/qwen"), ("", "/models")])
+def test_the_requests_model_cache_is_mounted_read_only_and_holds_the_tokenizer(pvc_path, tokenizer):
+    text = EXAMPLE.read_text().replace("use_ai_configurator: true", "use_ai_configurator: false").replace(
+        "      sla:\n", f"      deployment:\n        modelCache: {{pvcName: weights, pvcPath: '{pvc_path}', "
+        "mountPath: /models}\n      sla:\n")
+    request = validate_request_file(text.encode(), file="chat.yaml", repo_path=None).request
+    job = ProfileJob(NS, "chat", HASH, request, request.to_profile_config(None, namespace=NS))
+    pod = job_manifest(job, NS, "profile-chat-ab12cd34", JobSettings(image="gitops-sla:test"),
+                       has_base=False)["spec"]["template"]["spec"]
+    assert {"name": "model-cache", "persistentVolumeClaim": {"claimName": "weights", "readOnly": True}} in pod[
+        "volumes"]
+    [container] = pod["containers"]
+    assert {"name": "model-cache", "mountPath": "/models", "readOnly": True} in container["volumeMounts"]
+    assert f"tokenizer={tokenizer}" in container["command"]
+    operator_choice = JobSettings(image="gitops-sla:test", engine_options=("tokenizer=/tok",))
+    [container] = job_manifest(job, NS, "profile-chat-ab12cd34", operator_choice,
+                               has_base=False)["spec"]["template"]["spec"]["containers"]
+    assert [part for part in container["command"] if part.startswith("tokenizer=")] == ["tokenizer=/tok"]
