@@ -31,6 +31,7 @@ from profiler.version import PROFILER_VERSION
 pytestmark = pytest.mark.slow
 
 NS = "team-a"
+# the SLA is loose: this test is about the path from commit to committed DGD, not the speed of a shared machine
 REQUEST = """apiVersion: nvidia.com/v1alpha1
 kind: DynamoGraphDeploymentRequest
 metadata:
@@ -49,8 +50,8 @@ spec:
       sla:
         isl: 3000
         osl: 150
-        ttft: 200.0
-        itl: 20.0
+        ttft: 2000.0
+        itl: 200.0
   autoApply: true
 """
 VERBS = {"fetch": "get", "list": "list", "watch": "watch", "create": "create", "update": "patch", "delete": "delete"}
@@ -73,18 +74,10 @@ def local_engines(python, model_dir):
 
 def api_calls(kube, token: str) -> set[tuple[str, str, str]]:
     """(API group, resource, verb) of every request made with this bearer token."""
-    requests = kube.call(lambda km: list(km))
-    calls = set()
-    for request in requests:
-        if request.headers.get("Authorization") != f"Bearer {token}" or request.resource is None:
-            continue
-        group = request.resource.group or ""
-        action = getattr(request.action, "name", str(request.action)).lower()
-        calls.add((group, request.resource.plural, VERBS[action]))
-    return calls
+    calls = kube.call(lambda km: list(km.calls))
+    return {(call.group, call.plural, VERBS[call.action]) for call in calls if call.authorization == f"Bearer {token}"}
 
 
-@pytest.mark.skip(reason="kmock re-filters its whole request history on every call; on an idle 2-core machine the test controller and reconciler poll fast enough that the emulator stalls (seen at 15+ min). Open in issue 10: poll less or drop kmock's history before re-enabling")
 def test_a_commit_is_measured_on_temporary_dgds_by_a_job_and_committed(remote, kube, tmp_path, dynamo_venv_python,
                                                                        tiny_model_dir):
     person = remote.person(tmp_path / "person")
@@ -117,7 +110,7 @@ def test_a_commit_is_measured_on_temporary_dgds_by_a_job_and_committed(remote, k
             report = restarted.run_pass(full=not outcomes)
             outcomes += [(o.action, o.state) for o in report.worked]
             messages = [o.message for o in report.worked]
-            if ("generated", "Deploying") in outcomes or ("failed", "Failed") in outcomes:
+            if outcomes and outcomes[-1][0] != "profiling":
                 break
             time.sleep(1)
     finally:
