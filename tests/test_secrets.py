@@ -2,7 +2,7 @@
 
 import pytest
 
-from gitops_sla.forge.github import ForgeError, ForgeSettings
+from gitops_sla.forge import ForgeError, ForgeSettings
 from gitops_sla.git.auth import GitAuthError, GitCredentials
 
 

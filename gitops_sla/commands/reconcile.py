@@ -5,7 +5,8 @@ a push webhook, serving /healthz, /metrics and webhooks on --listen.
 
 Credentials (never logged, and only ever the operator's choice, never the repository's): Git over HTTP(S) from
 --git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE] (user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull
-requests to --forge-api-url or GITOPS_SLA_FORGE_API_URL (default api.github.com) with --forge-token-file or
+requests (GitHub), merge requests (GitLab) or pull requests (Gitea), chosen by --forge or GITOPS_SLA_FORGE_KIND,
+to --forge-api-url or GITOPS_SLA_FORGE_API_URL (default api.github.com) with --forge-token-file or
 GITOPS_SLA_FORGE_TOKEN[_FILE]; the webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
 
 High availability (--watch --leader-elect): every replica campaigns for a coordination.k8s.io/v1 Lease
@@ -28,8 +29,9 @@ import pygit2
 
 from gitops_sla import layout
 from gitops_sla.cluster.errors import ClusterConfigError
-from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
-from gitops_sla.forge.github import ENV_REPO as ENV_FORGE_REPO
+from gitops_sla.forge import FORGE_KINDS, Forge, ForgeError, ForgeSettings, open_forge
+from gitops_sla.forge.base import ENV_KIND as ENV_FORGE_KIND
+from gitops_sla.forge.base import ENV_REPO as ENV_FORGE_REPO
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
@@ -63,18 +65,19 @@ def _repo_config(mirror: Mirror, branch: str) -> RepoConfig:
     return checked.config if checked is not None and checked.config is not None else RepoConfig()
 
 
-def resolve_forge(args: argparse.Namespace, mirror: Mirror) -> GitHubForge | None:
-    """The forge for pull requests. Where credentials go and which files or variables hold them is the operator's
-    choice: the API URL and the token come from flags and GITOPS_SLA_FORGE_* variables only, never from the
-    repository. gitops-sla.yaml may name the repository (`owner`/`repository`) when the operator names none."""
+def resolve_forge(args: argparse.Namespace, mirror: Mirror) -> Forge | None:
+    """The forge for pull requests and commit statuses. Where credentials go and which files or variables hold
+    them is the operator's choice: the kind, the API URL and the token come from flags and GITOPS_SLA_FORGE_*
+    variables only, never from the repository. gitops-sla.yaml may name the repository (`owner`/`repository`)
+    when the operator names none."""
     section = _repo_config(mirror, args.branch).forge if mirror.head(args.branch) else None
     settings = ForgeSettings.resolve(
-        api_url=args.forge_api_url,
+        kind=getattr(args, "forge", None), api_url=args.forge_api_url,
         repo=args.forge_repo or os.environ.get(ENV_FORGE_REPO) or (
             f"{section.owner}/{section.repository}" if section else None),
         token_file=args.forge_token_file, remote_url=mirror.url,
     )
-    return GitHubForge(settings) if settings else None
+    return open_forge(settings) if settings else None
 
 
 def check_pushable(repo: str, branch: str) -> None:
@@ -113,7 +116,7 @@ def build_reconciler(args: argparse.Namespace) -> Reconciler:
                       readiness=readiness_tracker(args, forge) if args.track_deployments else None)
 
 
-def readiness_tracker(args: argparse.Namespace, forge: GitHubForge | None) -> ReadinessTracker:
+def readiness_tracker(args: argparse.Namespace, forge: Forge | None) -> ReadinessTracker:
     """--track-deployments: each applied DGD's state from the cluster into status.yaml (and commit statuses)."""
     from gitops_sla.cluster.client import api_client
     from gitops_sla.cluster.readiness import KubeDeploymentReader
@@ -282,7 +285,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(--watch; empty to disable; default 127.0.0.1:8080)")
     parser.add_argument("--webhook-secret-file", help=f"file with the webhook secret (default: ${ENV_WEBHOOK_SECRET}, "
                         f"${ENV_WEBHOOK_SECRET_FILE})")
-    parser.add_argument("--forge-api-url", help="GitHub REST API URL (default: $GITOPS_SLA_FORGE_API_URL, then api.github.com)")
+    parser.add_argument("--forge", choices=FORGE_KINDS, help=f"the forge's kind: GitHub pull requests, GitLab merge "
+                        f"requests or Gitea pull requests (default: ${ENV_FORGE_KIND}, else inferred from the API URL: "
+                        ".../api/v4 GitLab, .../api/v1 Gitea, else github)")
+    parser.add_argument("--forge-api-url", help="the forge's REST API URL (default: $GITOPS_SLA_FORGE_API_URL, then "
+                        "api.github.com; GitLab: https://HOST/api/v4, Gitea: https://HOST/api/v1)")
     parser.add_argument("--forge-repo", metavar="OWNER/NAME", help="repository for pull requests (default: "
                         "$GITOPS_SLA_FORGE_REPO, then gitops-sla.yaml's forge.owner/repository, then the --repo URL)")
     parser.add_argument("--forge-token-file", help="file holding the forge token (default: $GITOPS_SLA_FORGE_TOKEN)")

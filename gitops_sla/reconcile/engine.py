@@ -25,7 +25,7 @@ from typing import Callable, Literal, Mapping
 import pygit2
 
 from gitops_sla import layout
-from gitops_sla.forge import ForgeError, GitHubForge, PullRequest, ensure_pull_request
+from gitops_sla.forge import Forge, ForgeError, PullRequest, ensure_pull_request
 from gitops_sla.git import (
     Changes,
     GitSyncError,
@@ -119,7 +119,7 @@ class Reconciler:
         backend: ProfilingBackend,
         *,
         branch: str = "main",
-        forge: GitHubForge | None = None,
+        forge: Forge | None = None,
         metrics: ReconcilerMetrics | None = None,
         retry: RetryPolicy = RetryPolicy(),
         author: tuple[str, str] | None = None,

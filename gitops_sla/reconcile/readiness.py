@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from gitops_sla.forge import ForgeError
+from gitops_sla.forge import CommitState, ForgeError
 from gitops_sla.git import Changes, Mirror, RetryPolicy, Snapshot, commit_changes
 from gitops_sla.models import DeploymentStatus, RequestStatusFile
 from gitops_sla.reconcile import output as out
@@ -35,7 +35,6 @@ DGD_READY = "successful"  # Dynamo's DGDStateSuccessful
 DGD_FAILED = "failed"  # DGDStateFailed
 _REASON = re.compile(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?")  # metav1.Condition's reason
 TRACKED_STATES = frozenset({"Deploying", "Ready", "Failed", "DeploymentDeleted"})
-CommitState = Literal["pending", "success", "failure", "error"]
 _COMMIT_STATES: dict[str, CommitState] = {"Deploying": "pending", "Ready": "success", "Failed": "failure",
                                           "DeploymentDeleted": "error"}
 
@@ -61,7 +60,7 @@ class DeploymentReader(Protocol):
 
 
 class CommitStatuses(Protocol):
-    """A forge's commit statuses (GitHub `POST /repos/{owner}/{repo}/statuses/{sha}`)."""
+    """A forge's commit statuses (each forge maps the neutral `CommitState` to its own states)."""
 
     def set_commit_status(self, sha: str, state: CommitState, context: str, description: str) -> None: ...
 

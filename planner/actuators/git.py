@@ -21,7 +21,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from gitops_sla.forge.github import ForgeError, GitHubForge, ensure_pull_request
+from gitops_sla.forge import Forge, ForgeError, ensure_pull_request
 from gitops_sla.git import Changes, GitAuthError, GitSyncError, Mirror, PushConflict, Snapshot
 from gitops_sla.git import commit_changes, commit_to_side_branch
 from gitops_sla.layout import generated_file
@@ -59,7 +59,7 @@ class GitActuator:
     name = "git"
 
     def __init__(self, mirror: Mirror, branch: str, namespace: str, dgd_name: str, *, path: str | None = None,
-                 commit_period_s: int = 900, persist_intervals: int = 2, forge: GitHubForge | None = None,
+                 commit_period_s: int = 900, persist_intervals: int = 2, forge: Forge | None = None,
                  prefill_service: str | None = None, decode_service: str | None = None) -> None:
         self.mirror = mirror
         self.branch = branch

@@ -19,7 +19,7 @@ from gitops_sla.cluster.client import api_client
 from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
 from gitops_sla.cluster.readiness import KubeDeploymentReader
 from gitops_sla.commands.reconcile import ENV_WEBHOOK_SECRET
-from gitops_sla.forge.github import ENV_TOKEN as ENV_FORGE_TOKEN
+from gitops_sla.forge.base import ENV_TOKEN as ENV_FORGE_TOKEN
 from gitops_sla.git.auth import ENV_TOKEN_FILE as ENV_GIT_TOKEN_FILE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,6 @@
 """Readiness fed back: a DGD in kmock moves through Dynamo's states; each change is one status commit (and one
-commit status on the GitHub fake), a non-change none, and a restarted reconciler repeats nothing."""
+commit status on each forge's fake, in its own states), a non-change none, and a restarted reconciler repeats
+nothing."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from reconcile_support import cached_reconciler, request_yaml
-from support.fake_github import FakeGitHub
+from support.forges import start_forge
 from support.git_http import git
 from support.kube_api import DGD
 
 from gitops_sla.cluster.client import api_client
 from gitops_sla.cluster.readiness import KubeDeploymentReader
-from gitops_sla.forge import ForgeSettings, GitHubForge
 from gitops_sla.models import RequestStatusFile
 from gitops_sla.reconcile.readiness import LiveDeployment, ReadinessTracker, next_status
 
@@ -39,10 +40,17 @@ def _deployment_commits(remote) -> list[str]:
     return [s for s in git(remote.bare, "log", "--format=%s", "main").splitlines() if ": deployment " in s]
 
 
-def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote, kube, tmp_path, profile_cache):
-    fake = FakeGitHub("org", "gitops", "t0ken", remote.branch_sha).start()
+# The commit status of Deploying, Ready, Deploying (degraded), Failed, DeploymentDeleted in each forge's states.
+COMMIT_STATES = {"github": ["pending", "success", "pending", "failure", "error"],
+                 "gitlab": ["running", "success", "running", "failed", "canceled"],
+                 "gitea": ["pending", "success", "pending", "failure", "error"]}
+
+
+@pytest.mark.parametrize("kind", list(COMMIT_STATES))
+def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote, kube, tmp_path, profile_cache,
+                                                                          kind):
+    fake, forge = start_forge(kind, remote.branch_sha)
     try:
-        forge = GitHubForge(ForgeSettings(fake.api_url, "org/gitops", "t0ken"))
         person = remote.person(tmp_path / "person")
         person.write("requests/team-a/first.yaml", request_yaml("first"))
         source = person.commit_and_push("first request")
@@ -61,16 +69,15 @@ def test_each_dgd_state_change_is_one_status_commit_and_one_commit_status(remote
         assert status.status.deployment.created is False
         assert first.run_pass().idle  # not applied yet (no DGD): nothing to record
 
-        steps = [  # what the operator reports -> (state, DeploymentReady reason, commit status)
-            (_dgd("pending"), ("Deploying", "DeploymentCreated", "pending")),
-            (_dgd("successful", "True", "AllResourcesReady", "All resources are ready"),
-             ("Ready", "DeploymentReady", "success")),
-            (_dgd("pending", reason="PodsNotReady"), ("Deploying", "DeploymentDegraded", "pending")),
-            (_dgd("failed", reason="ImagePullFailed", message="worker image not found"),
-             ("Failed", "ImagePullFailed", "failure")),
-            (None, ("DeploymentDeleted", "DeploymentDeleted", "error")),
+        steps = [  # what the operator reports -> (state, DeploymentReady reason)
+            (_dgd("pending"), ("Deploying", "DeploymentCreated")),
+            (_dgd("successful", "True", "AllResourcesReady", "All resources are ready"), ("Ready", "DeploymentReady")),
+            (_dgd("pending", reason="PodsNotReady"), ("Deploying", "DeploymentDegraded")),
+            (_dgd("failed", reason="ImagePullFailed", message="worker image not found"), ("Failed", "ImagePullFailed")),
+            (None, ("DeploymentDeleted", "DeploymentDeleted")),
         ]
-        for index, (dgd, (state, reason, commit_state)) in enumerate(steps):
+        for index, (dgd, (state, reason)) in enumerate(steps):
+            commit_state = COMMIT_STATES[kind][index]
             if dgd is None:
                 kube.call(lambda km: km.objects[DGD, namespace, name].delete())
             else:

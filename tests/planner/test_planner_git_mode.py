@@ -9,7 +9,7 @@ import pygit2
 import pytest
 import yaml
 
-from gitops_sla.forge.github import ForgeSettings, GitHubForge
+from gitops_sla.forge import ForgeSettings, GitHubForge
 from gitops_sla.git import Mirror
 from planner.actuators.git import GitActuator
 from planner.policy import Decision, Replicas
@@ -151,7 +151,7 @@ def test_pull_request_mode_updates_one_pull_request(remote, tmp_path):
         fake.stop()
     assert (first["result"], first["pull_request_action"]) == ("committed", "created")
     assert (second["result"], second["pull_request"], second["pull_request_action"]) == ("committed", 1, "updated")
-    assert len(fake.pulls) == 1 and fake.pulls[0]["head"]["ref"] == f"gitops-sla/planner/{NS}/{NAME}"
+    assert len(fake.pulls) == 1 and fake.pulls[0]["head"] == f"gitops-sla/planner/{NS}/{NAME}"
     assert len(log_of(remote)) == 1  # main is untouched until the pull request is merged
     tip = remote.get(remote.references[f"refs/heads/gitops-sla/planner/{NS}/{NAME}"].target)
     assert b"replicas: 3" in remote.get(tip.peel(pygit2.Tree)[f"{FOLDER}/replicas.yaml"].id).data

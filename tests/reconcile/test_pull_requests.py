@@ -1,4 +1,5 @@
-"""autoApply: false -> branch `gitops-sla/<ns>/<name>` + one pull request on a GitHub-style REST fake."""
+"""autoApply: false -> branch `gitops-sla/<ns>/<name>` + one pull request (GitLab: merge request) on each forge's
+loopback fake: GitHub, GitLab, Gitea."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import re
 import yaml
 
 from reconcile_support import cached_reconciler, request_yaml
-from support.fake_github import FakeGitHub
+import pytest
+from support.forges import KINDS, start_forge
 from support.git_http import git
 
-from gitops_sla.forge import ForgeSettings, GitHubForge
+from gitops_sla.forge import ForgeSettings, open_forge
 from gitops_sla.reconcile.output import pr_body
 
 REQ = "requests/team-a/chat.yaml"
@@ -18,13 +20,13 @@ OUT = "generated/team-a/chat"
 BRANCH = "gitops-sla/team-a/chat"
 
 
-def _forge(remote, token="t0ken"):
-    fake = FakeGitHub("org", "gitops", token, remote.branch_sha).start()
-    return fake, GitHubForge(ForgeSettings(fake.api_url, "org/gitops", token))
+@pytest.fixture(params=KINDS)
+def kind(request) -> str:
+    return request.param
 
 
-def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
-    fake, forge = _forge(remote)
+def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache, kind):
+    fake, forge = start_forge(kind, remote.branch_sha)
     person = remote.person(tmp_path / "person")
     person.write(REQ, request_yaml("chat", auto_apply=False))
     person.commit_and_push("add chat for review")
@@ -37,14 +39,15 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     assert (outcome.action, outcome.state) == ("pull-request", "Pending")  # review pending: nothing is deployed
     assert remote.branch_sha("main") == main_before  # nothing on the target branch
     [pull] = fake.pulls
-    assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (BRANCH, "main", "open")
-    assert pull["head"]["sha"] == remote.branch_sha(BRANCH)
+    assert (pull["head"], pull["base"], pull["state"]) == (BRANCH, "main", "open")
+    assert pull["sha"] == remote.branch_sha(BRANCH)
     assert "TTFT" in pull["body"] and f"{OUT}/" in pull["body"] and ".svg" in pull["body"]
     # every plot is shown once, from the branch (a link relative to the report's folder breaks in a PR body)
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", pull["body"])
     plots = sorted(p for p in git(remote.bare, "ls-tree", "--name-only", BRANCH, f"{OUT}/").split() if p.endswith(".svg"))
     assert sorted(images) == [f"../blob/{BRANCH}/{p}?raw=true" for p in plots] and plots
-    assert all(call[0] != "POST" or call[1].endswith("/pulls") for call in fake.calls)
+    assert [call[1].rsplit("/", 1)[1] for call in fake.calls if call[0] == "POST"] == \
+        ["merge_requests" if kind == "gitlab" else "pulls"]
     diff = git(remote.bare, "diff", "--name-only", "main", BRANCH).split()
     assert diff and all(path.startswith(f"{OUT}/") for path in diff)
 
@@ -62,7 +65,7 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache):
     assert len(report.commits) == 1 and len(fake.pulls) == 1
     new_tip = remote.branch_sha(BRANCH)
     assert git(remote.bare, "merge-base", "--is-ancestor", tip, new_tip) == ""  # no history rewritten
-    assert fake.pulls[0]["head"]["sha"] == new_tip and "300" in fake.pulls[0]["body"]
+    assert fake.pulls[0]["sha"] == new_tip and "300" in fake.pulls[0]["body"]
 
     # The reviewer merges: main now holds the output, its status turns to Deploying (one status-only commit,
     # which also lists the folder in the index of generated/), no new pull request.
@@ -91,8 +94,8 @@ def test_pr_body_links_the_reports_plots_to_the_branch_and_lists_the_others():
     assert body.count("## Warnings") == 1 and "`abc`" in body and "`sha256:x`" in body
 
 
-def test_closed_pull_request_is_recognised_not_reopened(remote, tmp_path, profile_cache):
-    fake, forge = _forge(remote)
+def test_closed_pull_request_is_recognised_not_reopened(remote, tmp_path, profile_cache, kind):
+    fake, forge = start_forge(kind, remote.branch_sha)
     person = remote.person(tmp_path / "person")
     person.write(REQ, request_yaml("chat", auto_apply=False))
     person.commit_and_push("add chat for review")
@@ -111,9 +114,9 @@ def test_closed_pull_request_is_recognised_not_reopened(remote, tmp_path, profil
     fake.stop()
 
 
-def test_forge_token_never_appears_in_errors(remote, tmp_path, profile_cache):
-    fake, _ = _forge(remote, token="right-token")
-    forge = GitHubForge(ForgeSettings(fake.api_url, "org/gitops", "wrong-secret-token"))
+def test_forge_token_never_appears_in_errors(remote, tmp_path, profile_cache, kind):
+    fake, _ = start_forge(kind, remote.branch_sha, token="right-token")
+    forge = open_forge(ForgeSettings(fake.api_url, "org/gitops", "wrong-secret-token", kind))
     person = remote.person(tmp_path / "person")
     person.write(REQ, request_yaml("chat", auto_apply=False))
     person.commit_and_push("add chat for review")
@@ -123,14 +126,14 @@ def test_forge_token_never_appears_in_errors(remote, tmp_path, profile_cache):
     assert "wrong-secret-token" not in outcome.message and "wrong-secret-token" not in repr(forge)
     assert fake.pulls == []
     # The branch was pushed; with a good token the next pass only opens the pull request.
-    good = GitHubForge(ForgeSettings(fake.api_url, "org/gitops", "right-token"))
+    good = open_forge(ForgeSettings(fake.api_url, "org/gitops", "right-token", kind))
     report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=good).run_pass(full=True)
     assert report.commits == [] and len(fake.pulls) == 1
     fake.stop()
 
 
-def test_switch_to_auto_apply_or_delete_closes_the_open_pull_request(remote, tmp_path, profile_cache):
-    fake, forge = _forge(remote)
+def test_switch_to_auto_apply_or_delete_closes_the_open_pull_request(remote, tmp_path, profile_cache, kind):
+    fake, forge = start_forge(kind, remote.branch_sha)
     person = remote.person(tmp_path / "person")
     person.write(REQ, request_yaml("chat", auto_apply=False))
     person.write("requests/team-a/other.yaml", request_yaml("other", auto_apply=False))
@@ -145,7 +148,7 @@ def test_switch_to_auto_apply_or_delete_closes_the_open_pull_request(remote, tmp
     report = reconciler.run_pass()
     actions = {o.name: o.action for o in report.worked}
     assert actions == {"chat": "generated", "other": "deleted"}
-    assert {p["head"]["ref"]: p["state"] for p in fake.pulls} == {BRANCH: "closed", "gitops-sla/team-a/other": "closed"}
+    assert {p["head"]: p["state"] for p in fake.pulls} == {BRANCH: "closed", "gitops-sla/team-a/other": "closed"}
     assert reconciler.run_pass().idle
     status = yaml.safe_load(git(remote.bare, "show", f"main:{OUT}/status.yaml"))
     assert status["status"]["state"] == "Deploying"

@@ -15,7 +15,7 @@ from support.fake_github import FakeGitHub
 from support.loopback import serve, shut_down
 
 from gitops_sla.commands.reconcile import resolve_forge
-from gitops_sla.forge.github import DEFAULT_API_URL
+from gitops_sla.forge.base import DEFAULT_API_URL
 
 
 class Catcher:
@@ -60,8 +60,8 @@ def _hostile_config(catcher_url: str, host_file: str) -> str:
             f"  tokenEnv: GITOPS_SLA_GIT_TOKEN\n  tokenFile: {host_file}\n")
 
 
-def _args() -> argparse.Namespace:
-    return argparse.Namespace(branch="main", forge_api_url=None, forge_repo=None, forge_token_file=None)
+def _args(forge: str | None = None) -> argparse.Namespace:
+    return argparse.Namespace(branch="main", forge=forge, forge_api_url=None, forge_repo=None, forge_token_file=None)
 
 
 def test_the_repository_cannot_send_credentials_to_its_own_host(git_server, tmp_path, profile_cache, catcher,
@@ -94,6 +94,11 @@ def test_the_repository_cannot_send_credentials_to_its_own_host(git_server, tmp_
 
         # Without the operator's URL the default API is used, never the repository's; without the operator's
         # token there is no forge at all (the repository's tokenEnv/tokenFile are not read).
+        # The kind is the operator's too (--forge, GITOPS_SLA_FORGE_KIND), never gitops-sla.yaml's `type`.
+        assert type(resolve_forge(_args("gitlab"), mirror)).__name__ == "GitLabForge"
+        monkeypatch.setenv("GITOPS_SLA_FORGE_KIND", "gitea")
+        assert type(resolve_forge(_args(), mirror)).__name__ == "GiteaForge"
+        monkeypatch.delenv("GITOPS_SLA_FORGE_KIND")
         monkeypatch.delenv("GITOPS_SLA_FORGE_API_URL")
         assert resolve_forge(_args(), mirror).settings.api_url == DEFAULT_API_URL
         monkeypatch.delenv("GITOPS_SLA_FORGE_TOKEN")
