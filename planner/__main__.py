@@ -39,7 +39,7 @@ def build_actuator(settings: PlannerSettings):
         return PatchActuator(kubernetes_api(), settings.kube_namespace, settings.dgd_name,
                              settings.prefill_service, settings.decode_service)
     from gitops_sla.forge import ForgeSettings, open_forge
-    from gitops_sla.git import GitCredentials, Mirror
+    from gitops_sla.git import GitCredentials, Mirror, SshKey
 
     from planner.actuators.git import GitActuator
 
@@ -50,7 +50,7 @@ def build_actuator(settings: PlannerSettings):
             raise UsageError("--git-pull-request needs a forge token: set GITOPS_SLA_FORGE_TOKEN or "
                              "GITOPS_SLA_FORGE_TOKEN_FILE")
         forge = open_forge(forge_settings)
-    mirror = Mirror(settings.git_repo, credentials=GitCredentials.resolve())
+    mirror = Mirror(settings.git_repo, credentials=GitCredentials.resolve(), ssh=SshKey.resolve())
     return GitActuator(mirror, settings.git_branch, settings.kube_namespace, settings.dgd_name,
                        path=settings.git_path, commit_period_s=settings.git_commit_period,
                        persist_intervals=settings.git_persist_intervals, forge=forge,

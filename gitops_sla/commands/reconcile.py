@@ -4,7 +4,9 @@
 a push webhook, serving /healthz, /metrics and webhooks on --listen.
 
 Credentials (never logged, and only ever the operator's choice, never the repository's): Git over HTTP(S) from
---git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE] (user GITOPS_SLA_GIT_USERNAME, default x-access-token); pull
+--git-token-file or GITOPS_SLA_GIT_TOKEN[_FILE] (user GITOPS_SLA_GIT_USERNAME, default x-access-token); Git over
+SSH with --git-ssh-key-file / GITOPS_SLA_GIT_SSH_KEY_FILE, the server's key checked against --git-known-hosts-file
+/ GITOPS_SLA_GIT_KNOWN_HOSTS_FILE (unknown hosts are refused); pull
 requests (GitHub), merge requests (GitLab) or pull requests (Gitea), chosen by --forge or GITOPS_SLA_FORGE_KIND,
 to --forge-api-url or GITOPS_SLA_FORGE_API_URL (default api.github.com) with --forge-token-file or
 GITOPS_SLA_FORGE_TOKEN[_FILE]; the webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
@@ -32,7 +34,7 @@ from gitops_sla.cluster.errors import ClusterConfigError
 from gitops_sla.forge import FORGE_KINDS, Forge, ForgeError, ForgeSettings, open_forge
 from gitops_sla.forge.base import ENV_KIND as ENV_FORGE_KIND
 from gitops_sla.forge.base import ENV_REPO as ENV_FORGE_REPO
-from gitops_sla.git import GitCredentials, GitSyncError, Mirror
+from gitops_sla.git import GitCredentials, GitSyncError, Mirror, SshKey
 from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
 from gitops_sla.secrets import resolve_secret
@@ -52,11 +54,16 @@ def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, help="where the bare mirror lives (default: ~/.cache/gitops-sla)")
     parser.add_argument("--git-username", help="user for HTTP(S) Git (default: $GITOPS_SLA_GIT_USERNAME)")
     parser.add_argument("--git-token-file", help="file holding the Git token/password (default: $GITOPS_SLA_GIT_TOKEN)")
+    parser.add_argument("--git-ssh-key-file", help="SSH remotes (ssh://, git@host:path): the private key, without "
+                        "passphrase (default: $GITOPS_SLA_GIT_SSH_KEY_FILE)")
+    parser.add_argument("--git-known-hosts-file", help="SSH remotes: the known_hosts file the server's key must be in "
+                        "(default: $GITOPS_SLA_GIT_KNOWN_HOSTS_FILE, else ~/.ssh/known_hosts)")
 
 
 def open_mirror(args: argparse.Namespace) -> Mirror:
     credentials = GitCredentials.resolve(username=args.git_username, token_file=args.git_token_file)
-    return Mirror(args.repo, args.cache_dir, credentials)
+    ssh = SshKey.resolve(key_file=args.git_ssh_key_file, known_hosts_file=args.git_known_hosts_file)
+    return Mirror(args.repo, args.cache_dir, credentials, ssh)
 
 
 def _repo_config(mirror: Mirror, branch: str) -> RepoConfig:

@@ -17,8 +17,9 @@ from typing import Iterator
 
 import pygit2
 
-from gitops_sla.git.auth import GitCredentials, RemoteCallbacks, redact_url
+from gitops_sla.git.auth import GitCredentials, RemoteCallbacks, SshKey, redact_url, ssh_host
 from gitops_sla.git.errors import GitAuthError, GitSyncError, PushRejected
+from gitops_sla.git.known_hosts import use_known_hosts
 from gitops_sla.git.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def default_cache_dir() -> Path:
 
 def _remote_url(url_or_path: str) -> str:
     """A URL as given, or an existing local path made absolute (libgit2 resolves it relative to the mirror)."""
-    if "://" in url_or_path or url_or_path.startswith("git@"):
+    if "://" in url_or_path or ssh_host(url_or_path):
         return url_or_path
     path = Path(url_or_path).expanduser().resolve()
     if not path.is_dir():
@@ -48,12 +49,16 @@ def _remote_url(url_or_path: str) -> str:
 class Mirror:
     """A bare mirror of `url` under `cache_dir` (one folder per URL)."""
 
-    def __init__(self, url: str, cache_dir: Path | None = None, credentials: GitCredentials | None = None):
+    def __init__(self, url: str, cache_dir: Path | None = None, credentials: GitCredentials | None = None,
+                 ssh: SshKey | None = None):
         self.url = _remote_url(url)
         self.credentials = credentials
+        self.ssh = ssh
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
         self.path = (cache_dir or default_cache_dir()) / f"{digest}.git"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if ssh is not None and ssh.known_hosts_file is not None and ssh_host(self.url):
+            use_known_hosts(ssh.known_hosts_file, self.path.parent / "ssh-home")
         with self._locked():
             if (self.path / "HEAD").exists():
                 self.repo = pygit2.Repository(str(self.path))
@@ -78,7 +83,7 @@ class Mirror:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _callbacks(self) -> RemoteCallbacks:
-        return RemoteCallbacks(self.credentials, self.url)
+        return RemoteCallbacks(self.credentials, self.url, self.ssh)
 
     def _git_error(self, action: str, exc: pygit2.GitError) -> GitSyncError:
         return GitSyncError(redact_url(f"{action} {self.url} failed: {exc}"))
