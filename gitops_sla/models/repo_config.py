@@ -180,7 +180,7 @@ class ForgeSettings(StrictModel):
     and `GITOPS_SLA_FORGE_*` variables), never the repository's: `apiUrl`, `tokenEnv` and `tokenFile` are still
     read so that older files stay valid, reported as warnings and ignored (`OPERATOR_ONLY_FORGE_KEYS`)."""
 
-    type: Literal["github"] = "github"
+    type: Literal["github", "gitlab", "gitea"] = "github"  # what the forge is; the operator's --forge decides
     api_url: str | None = None
     owner: Annotated[str, StringConstraints(min_length=1)]
     repository: Annotated[str, StringConstraints(min_length=1)]

@@ -19,7 +19,10 @@ from gitops_sla.cluster.client import api_client
 from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
 from gitops_sla.cluster.readiness import KubeDeploymentReader
 from gitops_sla.commands.reconcile import ENV_WEBHOOK_SECRET
+from gitops_sla.forge.base import ENV_API_URL as ENV_FORGE_API_URL
+from gitops_sla.forge.base import ENV_KIND as ENV_FORGE_KIND
 from gitops_sla.forge.base import ENV_TOKEN as ENV_FORGE_TOKEN
+from gitops_sla.git.auth import ENV_KNOWN_HOSTS_FILE, ENV_SSH_KEY_FILE
 from gitops_sla.git.auth import ENV_TOKEN_FILE as ENV_GIT_TOKEN_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +73,27 @@ def test_every_folder_renders_and_validates(tmp_path, overlays):
     rules = find(docs, "ClusterRole", "gitops-sla-planner-patch")["rules"]
     assert {r for rule in rules for r in rule["resources"]} == \
         {"dynamographdeployments", "dynamographdeploymentscalingadapters/scale"}
+
+
+def test_the_git_ssh_component_mounts_the_key_and_known_hosts(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(DEPLOY / "base", tmp_path)],
+        "components": [os.path.relpath(DEPLOY / "components" / "git-ssh", tmp_path)]}))
+    docs = render(tmp_path, outside=True)
+    validate(docs)
+    pod = find(docs, "Deployment", "gitops-sla-reconciler")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    key, known = Path(env[ENV_SSH_KEY_FILE]["value"]), Path(env[ENV_KNOWN_HOSTS_FILE]["value"])
+    mount = mounts[str(key.parent)]
+    assert key.parent == known.parent and mount["readOnly"]
+    secret = volumes[mount["name"]]["secret"]
+    assert secret["secretName"] == "gitops-sla-git-ssh" and secret["items"] == [
+        {"key": "ssh-privatekey", "path": key.name}, {"key": "known_hosts", "path": known.name}]
+    assert volumes["git-token"]["secret"]["optional"] is True  # the HTTP token is not needed over SSH
 
 
 def test_the_schema_check_catches_a_misspelled_field(overlays):
@@ -135,6 +159,8 @@ def test_the_reconciler_deployment_is_consistent(overlays, overlay):
     assert volumes[mount["name"]]["secret"]["items"] == [{"key": "token", "path": token_file.name}]
     for name in (ENV_FORGE_TOKEN, ENV_WEBHOOK_SECRET):
         assert env[name]["valueFrom"]["secretKeyRef"]["optional"] is True
+    for name in (ENV_FORGE_KIND, ENV_FORGE_API_URL):  # GitLab, Gitea: the ConfigMap's optional keys
+        assert env[name]["valueFrom"]["configMapKeyRef"]["optional"] is True
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
 
