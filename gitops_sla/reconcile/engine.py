@@ -39,6 +39,7 @@ from gitops_sla.git import (
 )
 from gitops_sla.models import RepoConfig, RequestStatusFile, ValidationIssue
 from gitops_sla.models.request import SlaRequest
+from gitops_sla.models.status import REASON_AWAITING_REVIEW
 from gitops_sla.reconcile import drift, index
 from gitops_sla.reconcile import output as out
 from gitops_sla.reconcile.inputs import (
@@ -751,7 +752,18 @@ class Reconciler:
                                            body)
         if action != "unchanged":
             log.info("%s/%s: pull request #%d %s", key[0], key[1], pull.number, action)
+        if action in ("created", "updated") and branch_snapshot.commit_id:
+            self._awaiting_review_status(key, branch_snapshot.commit_id, title)
         return pull
+
+    def _awaiting_review_status(self, key: RequestKey, sha: str, title: str) -> None:
+        """A pending commit status `gitops-sla/<ns>/<name>` on the proposal's commit (the pull request's checks
+        show the review is what it waits for); a failure is logged: the pull request itself is in place."""
+        try:
+            self.forge.set_commit_status(sha, "pending", f"gitops-sla/{key[0]}/{key[1]}",  # type: ignore[union-attr]
+                                         f"{REASON_AWAITING_REVIEW}: {title}"[:140])
+        except ForgeError as exc:
+            log.warning("%s/%s: commit status not set on the proposal: %s", key[0], key[1], exc)
 
     def _pull_message(self, key: RequestKey, pull: PullRequest | None) -> str:
         if pull is None:

@@ -46,8 +46,14 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache, ki
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", pull["body"])
     plots = sorted(p for p in git(remote.bare, "ls-tree", "--name-only", BRANCH, f"{OUT}/").split() if p.endswith(".svg"))
     assert sorted(images) == [f"../blob/{BRANCH}/{p}?raw=true" for p in plots] and plots
-    assert [call[1].rsplit("/", 1)[1] for call in fake.calls if call[0] == "POST"] == \
-        ["merge_requests" if kind == "gitlab" else "pulls"]
+    assert [call[1].split("/")[-2:] for call in fake.calls if call[0] == "POST"] == [
+        ["org%2Fgitops", "merge_requests"] if kind == "gitlab" else ["gitops", "pulls"],
+        ["statuses", remote.branch_sha(BRANCH)]]
+    # the proposal's commit shows it awaits review: the forge's pending state (GitLab: running)
+    [awaiting] = fake.statuses
+    assert (awaiting["sha"], awaiting["state"], awaiting["context"]) == \
+        (remote.branch_sha(BRANCH), "running" if kind == "gitlab" else "pending", "gitops-sla/team-a/chat")
+    assert awaiting["description"].startswith("AwaitingReview: ")
     diff = git(remote.bare, "diff", "--name-only", "main", BRANCH).split()
     assert diff and all(path.startswith(f"{OUT}/") for path in diff)
 
@@ -66,6 +72,7 @@ def test_pull_request_mode_one_branch_one_pr(remote, tmp_path, profile_cache, ki
     new_tip = remote.branch_sha(BRANCH)
     assert git(remote.bare, "merge-base", "--is-ancestor", tip, new_tip) == ""  # no history rewritten
     assert fake.pulls[0]["sha"] == new_tip and "300" in fake.pulls[0]["body"]
+    assert [s["sha"] for s in fake.statuses] == [tip, new_tip]  # the new proposal awaits review too
 
     # The reviewer merges: main now holds the output, its status turns to Deploying (one status-only commit,
     # which also lists the folder in the index of generated/), no new pull request.
