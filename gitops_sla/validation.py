@@ -25,7 +25,7 @@ from gitops_sla.aic_names import check_aic_names
 from gitops_sla.models import DynamoGraphDeploymentRequest, RepoConfig, ValidationIssue
 from gitops_sla.models.base import StrictModel
 from gitops_sla.models.dgdr import ObjectMeta
-from gitops_sla.models.convert import FLAG_OF_PLANNER_KEY, from_v1alpha1, from_v1beta1, from_v1beta1_spec
+from gitops_sla.models.convert import from_v1alpha1, from_v1beta1, from_v1beta1_spec
 from gitops_sla.models.dgdr_v1beta1 import API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1
 from gitops_sla.models.repo_config import (
     LEGACY_REPO_CONFIG_API_VERSION,
@@ -35,6 +35,7 @@ from gitops_sla.models.repo_config import (
 from gitops_sla.models.request import SlaRequest
 from gitops_sla.yamlsafe import LoadedYaml, YamlError, load_yaml, load_yaml_file, snake_case
 from profiler import dynamo_planner_config
+from profiler.dynamo_planner_config import FLAG_OF_PLANNER_KEY
 from profiler.config import Section, planner_key_error, planner_value_error
 from profiler.planner_flags import FLAGS_BY_DEST, FLAGS_BY_PASSTHROUGH_KEY
 

@@ -1,9 +1,12 @@
-"""Turn a file the CLI is given into a `ProfileRequest`: a DGDR, or a bare profile config.
+"""Turn a file the CLI is given into a `ProfileRequest`: a DGDR of either version, a v1beta1 spec, or a bare
+profile config.
 
-A DGDR (`kind: DynamoGraphDeploymentRequest`) gives `spec.model`, `spec.backend`,
+A v1alpha1 DGDR (`kind: DynamoGraphDeploymentRequest`, Dynamo 0.8) gives `spec.model`, `spec.backend`,
 `spec.profilingConfig.config` and `spec.deploymentOverrides`, injected as Dynamo's operator does
-(`ProfileConfig.with_request_fields`). A bare profile config must set `deployment.model` and
-`engine.backend` itself; its `engine.config`, if set, names the base DGD file (relative to the config file).
+(`ProfileConfig.with_request_fields`). A v1beta1 DGDR (Dynamo 1.x), or its `spec` alone (what Dynamo 1.x's
+profiler reads with `--config`; recognised by its top-level `model`), is mapped by `profiler.dgdr_v1beta1`, the
+mapping the reconciler uses too. A bare profile config must set `deployment.model` and `engine.backend` itself;
+its `engine.config`, if set, names the base DGD file (relative to the config file).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from profiler import dgdr_v1beta1, dynamo_planner_config
 from profiler.config import ProfileConfig
+from profiler.dynamo_release import default_version
 from profiler.errors import ProfilingError
 from profiler.result import ProfileRequest
 
@@ -90,11 +95,17 @@ def request_from_file(
     kind, api_version = document.get("kind"), document.get("apiVersion")
     if kind == DGDR_KIND and api_version == DGDR_API_VERSION:
         return _from_dgdr(path, document, base_config, name, namespace)
+    if kind == DGDR_KIND and api_version == dgdr_v1beta1.API_VERSION_V1BETA1:
+        metadata = _mapping(document.get("metadata"), path, "metadata")
+        return _from_v1beta1(path, _mapping(document.get("spec"), path, "spec"), metadata, base_config, name, namespace)
+    if kind is None and api_version is None and "model" in document:
+        return _from_v1beta1(path, document, {}, base_config, name, namespace)
     if kind == PROFILE_REQUEST_KIND and api_version == PROFILE_REQUEST_API_VERSION:
         return _from_profile_request(path, document, base_config)
     if kind == DGDR_KIND:
-        raise ProfilingError(f"{path}: apiVersion: {api_version!r} is not {DGDR_API_VERSION}, the DGDR version this "
-                             "profiler reads; set it (Dynamo 0.8's requests use it)")
+        raise ProfilingError(f"{path}: apiVersion: {api_version!r} is neither {DGDR_API_VERSION} (Dynamo 0.8) nor "
+                             f"{dgdr_v1beta1.API_VERSION_V1BETA1} (Dynamo 1.x), the DGDR versions this profiler reads; "
+                             "set one")
     if kind is not None or api_version is not None:
         raise ProfilingError(f"{path}: kind: {kind!r} (apiVersion {api_version!r}) is neither a "
                              f"{DGDR_KIND} ({DGDR_API_VERSION}) nor a profile config (which has no apiVersion or "
@@ -164,3 +175,59 @@ def _from_dgdr(
             for k, v in _mapping(overrides.get("annotations"), path, "deploymentOverrides.annotations").items()
         },
     )
+
+
+_V1BETA1_CHOICES = {"backend": ("auto", "sglang", "trtllm", "vllm"), "searchStrategy": ("rapid", "thorough")}
+
+
+def _from_v1beta1(
+    path: Path, spec: dict[str, Any], metadata: dict[str, Any], base_config: dict[str, Any] | None,
+    name: str | None, namespace: str | None,
+) -> ProfileRequest:
+    """A v1beta1 DGDR's spec (Dynamo 1.x), with the checks Dynamo 1.6.1's types make on the fields read here;
+    `gitops-sla validate` checks the whole request, located to the line."""
+    problems = dgdr_v1beta1.unknown_keys(spec)
+    if not spec.get("model"):
+        problems.append("spec.model: required (a Hugging Face id)")
+    for field, choices in _V1BETA1_CHOICES.items():
+        if field in spec and spec[field] not in choices:
+            problems.append(f"spec.{field}: {spec[field]!r} must be one of {', '.join(choices)}")
+    workload, sla = spec.get("workload") or {}, spec.get("sla") or {}
+    if isinstance(workload, dict) and workload.get("concurrency") is not None and workload.get("requestRate") is not None:
+        problems.append("spec.workload: requestRate and concurrency are mutually exclusive (Dynamo refuses both); keep one")
+    if isinstance(sla, dict) and sla.get("e2eLatency") is not None and (sla.get("ttft") is not None or sla.get("itl") is not None):
+        problems.append("spec.sla: e2eLatency and ttft/itl exclude each other (Dynamo refuses both); keep one")
+    features = spec.get("features") if isinstance(spec.get("features"), dict) else {}
+    planner = features.get("planner")
+    if planner is not None and not isinstance(planner, dict):
+        problems.append("spec.features.planner: must be a mapping (Dynamo 1.x's PlannerConfig)")
+    for key, value in (planner or {}).items():
+        if problem := dynamo_planner_config.key_error(str(key)) or dynamo_planner_config.value_error(str(key), value):
+            problems.append(f"spec.features.planner.{key}: {problem}")
+    if problems:
+        raise ProfilingError("\n".join(f"{path}: {problem}" for problem in problems))
+    request_namespace = namespace or metadata.get("namespace") or "default"
+    try:
+        config = ProfileConfig.model_validate(dgdr_v1beta1.profile_config_fields(spec)).with_request_fields(
+            model=str(spec["model"]), backend=dgdr_v1beta1.resolved_backend(spec.get("backend")),
+            namespace=request_namespace)
+    except ValidationError as error:
+        raise ProfilingError("\n".join(
+            f"{path}: spec.{_v1beta1_field(item['loc'])}: {_problem(item)}" for item in error.errors())) from error
+    return ProfileRequest(
+        config=config,
+        base_config=base_config,
+        request_name=name or metadata.get("name") or path.stem,
+        request_namespace=request_namespace,
+        dynamo_version=default_version(dgdr_v1beta1.API_VERSION_V1BETA1),
+        **dgdr_v1beta1.request_fields(spec),
+    )
+
+
+def _v1beta1_field(loc: tuple[Any, ...]) -> str:
+    """The v1beta1 field a profile-config error location comes from (`sla.isl` -> `workload.isl`)."""
+    dotted = ".".join(map(str, loc))
+    for config_path, field in dgdr_v1beta1.SOURCE_OF_CONFIG_PATH.items():
+        if dotted == config_path or dotted.startswith(config_path + "."):
+            return field + dotted[len(config_path):]
+    return dotted

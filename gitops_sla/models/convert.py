@@ -28,13 +28,14 @@ from pydantic.alias_generators import to_camel
 
 from gitops_sla.models.dgdr import API_VERSION, KIND, DeploymentOverrides, DynamoGraphDeploymentRequest
 from gitops_sla.models.dgdr_v1beta1 import (
-    API_VERSION_V1BETA1, DEFAULT_ISL, DEFAULT_ITL_MS, DEFAULT_OSL, DEFAULT_TTFT_MS, DGDRSpecV1Beta1,
-    DynamoGraphDeploymentRequestV1Beta1, GpuSku,
+    API_VERSION_V1BETA1, DGDRSpecV1Beta1, DynamoGraphDeploymentRequestV1Beta1, GpuSku,
 )
 from gitops_sla.models.request import PlannerFeature, ProfilingJobSettings, SlaRequest
 from profiler.config import ProfileConfig
-from profiler.dynamo_planner_config import FLAG_OF_PLANNER_KEY, PLANNER_CHOICES_1X, PLANNER_KEY_OF_FLAG, canonical_key
-from profiler.planner_flags import FLAGS_BY_DEST, FLAGS_BY_PASSTHROUGH_KEY
+from profiler.dgdr_v1beta1 import profile_config_fields as v1beta1_profile_config_fields
+from profiler.dgdr_v1beta1 import request_fields as v1beta1_request_fields
+from profiler.dynamo_planner_config import PLANNER_CHOICES_1X, PLANNER_KEY_OF_FLAG
+from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 
 DGD_KIND = "DynamoGraphDeployment"
 GPU_SKUS = frozenset(get_args(GpuSku))
@@ -151,50 +152,30 @@ def from_v1beta1(request: DynamoGraphDeploymentRequestV1Beta1) -> SlaRequest:
 
 
 def from_v1beta1_spec(spec: DGDRSpecV1Beta1, metadata: Any) -> SlaRequest:
-    """The version-free request of a v1beta1 spec and its metadata."""
-    workload, sla, hardware = spec.workload, spec.sla, spec.hardware
-    isl = (workload.isl if workload else None) or DEFAULT_ISL
-    osl = (workload.osl if workload else None) or DEFAULT_OSL
-    e2e = sla.e2e_latency if sla else None
-    ttft = e2e if e2e is not None else ((sla.ttft if sla else None) or DEFAULT_TTFT_MS)
-    itl = e2e if e2e is not None else ((sla.itl if sla else None) or DEFAULT_ITL_MS)
-    passthrough, extra = _planner_from_1x((spec.features.planner if spec.features else None) or {})
-    config: dict[str, Any] = {
-        "sla": {"isl": isl, "osl": osl, "ttft": ttft, "itl": itl,
-                "optimization_type": sla.optimization_type if sla else None},
-        "workload": {"request_rate": workload.request_rate if workload else None,
-                     "concurrency": workload.concurrency if workload else None},
-        "sweep": {"use_ai_configurator": spec.search_strategy == "rapid"},
-        "planner": passthrough,
-    }
-    if hardware is not None:
-        config["hardware"] = {k: v for k, v in (("num_gpus_per_node", hardware.num_gpus_per_node),
-                                                ("gpu_vram_mib", _whole(hardware.vram_mb))) if v is not None}
-        if hardware.gpu_sku:
-            config["sweep"]["aic_system"] = hardware.gpu_sku
-    if spec.model_cache is not None and spec.model_cache.pvc_name:
-        cache = spec.model_cache
-        config["deployment"] = {"model_cache": {"pvc_name": cache.pvc_name, "pvc_path": cache.pvc_model_path or "",
-                                                "mount_path": cache.pvc_mount_path}}
-    features, overrides = spec.features, spec.overrides
-    deployment, dgd_override = _deployment_from_dgd_override(overrides.dgd if overrides else None)
+    """The version-free request of a v1beta1 spec and its metadata (the profile config and the fields only v1beta1
+    says are `profiler.dgdr_v1beta1`'s mapping, the one `python -m profiler` uses too)."""
+    written = spec.model_dump(mode="json", by_alias=True)
+    fields = v1beta1_request_fields(written)
+    hardware, overrides = spec.hardware, spec.overrides
+    identity = {key: value for key, value in (("name", fields["dgd_name"]), ("labels", fields["labels"]),
+                                              ("annotations", fields["annotations"])) if value}
     return SlaRequest(
         api_version=API_VERSION_V1BETA1,
         metadata=metadata,
         model=spec.model,
         backend=spec.backend,
         auto_apply=spec.auto_apply_explicit,
-        config=ProfileConfig.model_validate(config),
-        deployment=deployment,
+        config=ProfileConfig.model_validate(v1beta1_profile_config_fields(written)),
+        deployment=DeploymentOverrides.model_validate(identity) if identity else None,
         profiling_job=ProfilingJobSettings(image=spec.image, overrides=overrides.profiling_job if overrides else None),
-        mocker=bool(features and features.mocker and features.mocker.enabled),
-        e2e_latency_ms=e2e,
+        mocker=fields["use_mocker"],
+        e2e_latency_ms=spec.sla.e2e_latency if spec.sla else None,
         total_gpus=hardware.total_gpus if hardware else None,
         interconnect=hardware.interconnect if hardware else None,
         rdma=hardware.rdma if hardware else None,
-        kv_router=features.kv_router.enabled if features and features.kv_router else None,
-        planner=PlannerFeature(enabled=bool(features and features.planner is not None), config_extra=extra),
-        dgd_override=dgd_override,
+        kv_router=fields["kv_router"],
+        planner=PlannerFeature(enabled=fields["planner_enabled"], config_extra=fields["planner_settings"]),
+        dgd_override=fields["dgd_override"],
         trust_remote_code=overrides.trust_remote_code if overrides else False,
         runtime_version_override=spec.runtime_version_override,
     )
@@ -276,22 +257,6 @@ def to_v1beta1(request: SlaRequest) -> tuple[dict[str, Any], list[ConversionWarn
     return document, warnings
 
 
-def _planner_from_1x(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Dynamo 1.x `PlannerConfig` keys -> (planner passthrough keys, keys no planner flag says)."""
-    from profiler.config import planner_value_error
-
-    passthrough: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in settings.items():
-        canonical = canonical_key(str(key)) or str(key)
-        flag = FLAG_OF_PLANNER_KEY.get(canonical)
-        if flag is not None and planner_value_error(FLAGS_BY_DEST[flag], value) is None:
-            passthrough[FLAGS_BY_DEST[flag].passthrough_key] = value
-        else:
-            extra[str(key)] = value
-    return passthrough, extra
-
-
 def _planner_to_1x(passthrough: dict[str, Any], extra: dict[str, Any],
                    warnings: list[ConversionWarning]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
@@ -336,23 +301,6 @@ def _overrides_1x(request: SlaRequest, warnings: list[ConversionWarning]) -> dic
     return overrides
 
 
-def _deployment_from_dgd_override(dgd: dict[str, Any] | None) -> tuple[DeploymentOverrides | None, dict | None]:
-    """`overrides.dgd`'s metadata name, labels and annotations as deployment overrides; the rest stays an
-    override of the rendered DGD (None when nothing is left)."""
-    if not dgd:
-        return None, dgd
-    metadata = dgd.get("metadata") if isinstance(dgd.get("metadata"), dict) else {}
-    fields = {key: metadata[key] for key in ("name", "labels", "annotations") if metadata.get(key)}
-    deployment = DeploymentOverrides.model_validate(fields) if fields else None
-    rest_metadata = {k: v for k, v in metadata.items() if k not in fields}
-    rest = {k: v for k, v in dgd.items() if k not in ("apiVersion", "kind", "metadata")}
-    if rest_metadata:
-        rest["metadata"] = rest_metadata
-    if rest:
-        rest = {"apiVersion": dgd.get("apiVersion", API_VERSION_V1BETA1), "kind": dgd.get("kind", DGD_KIND), **rest}
-    return deployment, rest or None
-
-
 def _unmapped_config(config: ProfileConfig) -> list[tuple[str, Any]]:
     """(snake_case path, value) of every profile config setting off its default that v1beta1 cannot say."""
     dumped = config.model_dump(mode="json", exclude_defaults=True)
@@ -380,10 +328,6 @@ def _camel_path(path: str) -> str:
 
 def _metadata(request: SlaRequest) -> dict[str, Any]:
     return request.metadata.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
-
-
-def _whole(value: float | None) -> int | None:
-    return None if value is None else int(value)
 
 
 def _shown(value: Any) -> str:

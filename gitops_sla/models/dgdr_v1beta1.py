@@ -18,8 +18,9 @@ from pydantic import Field, model_validator
 from gitops_sla.models.base import StrictModel, WrittenModel
 from gitops_sla.models.dgdr import KIND, NonEmptyStr, ObjectMeta
 from profiler.config import MAX_GPU_VRAM_MIB, MAX_GPUS_PER_NODE, MAX_ISL, MAX_OSL
-
-API_VERSION_V1BETA1 = "nvidia.com/v1beta1"
+from profiler.dgdr_v1beta1 import (  # Dynamo's defaults when a field is left out (dgdr_v1beta1_types.py)
+    API_VERSION_V1BETA1, DEFAULT_ISL, DEFAULT_ITL_MS, DEFAULT_MOUNT_PATH, DEFAULT_OSL, DEFAULT_TTFT_MS,
+)
 
 BackendV1Beta1 = Literal["auto", "sglang", "trtllm", "vllm"]
 SearchStrategy = Literal["rapid", "thorough"]
@@ -35,11 +36,6 @@ ProfilingPhase = Literal[
 PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
 MAX_TOTAL_GPUS = 4096
-
-# Dynamo's defaults when a field is left out (dgdr_v1beta1_types.py).
-DEFAULT_ISL, DEFAULT_OSL = 4000, 1000
-DEFAULT_TTFT_MS, DEFAULT_ITL_MS = 2000.0, 30.0
-DEFAULT_MOUNT_PATH = "/opt/model-cache"
 
 
 class WorkloadSpec(StrictModel):

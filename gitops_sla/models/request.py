@@ -21,9 +21,9 @@ from pydantic import Field
 from gitops_sla.models.base import WrittenModel
 from gitops_sla.models.dgdr import ConfigMapRef, DeploymentOverrides, ObjectMeta, ResourceRequirements, Toleration
 from profiler.config import ProfileConfig
+from profiler.dgdr_v1beta1 import AUTO_BACKEND_CHOICE
 
 RequestBackend = Literal["auto", "vllm", "sglang", "trtllm"]
-AUTO_BACKEND_CHOICE = "trtllm"  # Dynamo 1.6.1 tries trtllm, sglang, vllm in this order
 
 
 class ProfilingJobSettings(WrittenModel):

@@ -160,8 +160,8 @@ def resolve_system(requested: str | None, backend: str) -> tuple[str, list[str]]
     supported = systems_for_backend(backend)
     if not requested:
         raise ProfilingError(
-            "no AI Configurator system given: set sweep.aicSystem (or aic.system, or hardware.gpu_type) to one "
-            f"of the systems with {backend} data: {', '.join(supported)}"
+            "no AI Configurator system given: set sweep.aicSystem (or aic.system, or hardware.gpu_type; in a v1beta1 "
+            f"DGDR spec.hardware.gpuSku) to one of the systems with {backend} data: {', '.join(supported)}"
         )
     system = requested.strip().lower()
     if system in supported:
