@@ -104,7 +104,7 @@ def test_bad_input_fails_with_the_file_and_field(tmp_path, capsys):
 def test_api_version_and_kind_are_checked_not_ignored(tmp_path, capsys):
     text = (EXAMPLES / "quickstart-aic.yaml").read_text()
     for old, new, expected in (
-        ("apiVersion: nvidia.com/v1alpha1", "apiVersion: nvidia.com/v9", "apiVersion: 'nvidia.com/v9' is not nvidia.com/v1alpha1"),
+        ("apiVersion: nvidia.com/v1alpha1", "apiVersion: nvidia.com/v9", "apiVersion: 'nvidia.com/v9' is neither nvidia.com/v1alpha1"),
         ("kind: DynamoGraphDeploymentRequest", "kind: DynamoGraphDeployment", "kind: 'DynamoGraphDeployment' (apiVersion"),
     ):
         (tmp_path / "request.yaml").write_text(text.replace(old, new))
