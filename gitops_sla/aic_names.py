@@ -65,18 +65,30 @@ def _model_facts(model: str) -> tuple[str | None, int, str | None]:
     return resolved, context, None
 
 
-def check_aic_names(config: ProfileConfig, backend: str, served_model: str) -> list[AicFinding]:
+def check_aic_names(config: ProfileConfig, backend: str, served_model: str, *, v1beta1: bool = False
+                    ) -> list[AicFinding]:
     """What offline profiling of this request would fail on, from AI Configurator's lists (each system and
-    model looked up once per process); nothing when the request does not use AI Configurator."""
+    model looked up once per process); nothing when the request does not use AI Configurator. `v1beta1`: the
+    findings name the v1beta1 fields (`spec.hardware.gpuSku`, `spec.model`, `spec.workload.isl`), and a model
+    AI Configurator lacks is a warning (valid in Dynamo 1.x, which falls back to a naive configuration)."""
     if not config.sweep.use_ai_configurator:
         return []
     sweep, section = config.sweep, config.aic
     system = config.aic_system
     if system and (problem := _system_problem(system, backend)):
+        if v1beta1:
+            return [AicFinding(("spec", "hardware", "gpuSku"), problem.replace("Set sweep.aicSystem to",
+                                                                               "Set hardware.gpuSku to"))]
         path = _where((("sweep.aicSystem", sweep.aic_system), ("aic.system", section.system),
                        ("hardware.gpuType", config.hardware.gpu_type)))
         return [AicFinding(path, problem)]
     resolved, context, problem = _model_facts(sweep.aic_hf_id or section.model_name or served_model)
+    if problem and v1beta1:  # Dynamo 1.x profiles such a model with a naive config; this project cannot
+        unbundled = problem.split(" Set sweep.aicHfId")[0]
+        return [AicFinding(("spec", "model"), f"{unbundled} Dynamo 1.x's rapid search falls back to a naive "
+                           "configuration here; this project's does not, so profiling will fail: use "
+                           "searchStrategy: thorough (measured on real engines), or a model AI Configurator has",
+                           severity="warning")]
     if problem:
         named = sweep.aic_hf_id or section.model_name
         path = _where((("sweep.aicHfId", sweep.aic_hf_id), ("aic.model_name", section.model_name))) if named \
@@ -87,6 +99,8 @@ def check_aic_names(config: ProfileConfig, backend: str, served_model: str) -> l
     tokens = config.sla.isl + config.sla.osl
     if limit and tokens > limit:
         what = "engine.maxContextLength" if user and user == limit else f"the context length of {resolved}"
-        return [AicFinding(_CONFIG + ("sla", "isl"), f"sla.isl + sla.osl = {tokens} tokens exceeds {what} "
-                           f"({limit} tokens); lower sla.isl/sla.osl so a request fits")]
+        lengths = "workload.isl + workload.osl" if v1beta1 else "sla.isl + sla.osl"
+        path = ("spec", "workload", "isl") if v1beta1 else _CONFIG + ("sla", "isl")
+        return [AicFinding(path, f"{lengths} = {tokens} tokens exceeds {what} ({limit} tokens); lower "
+                           f"{lengths.replace(' + ', '/')} so a request fits")]
     return []

@@ -768,6 +768,9 @@ def validate_request_file(
             except ValidationError as exc:  # a value v1beta1 allows but the profile config bounds
                 for error in exc.errors(include_url=False):
                     collector.add(("spec",), f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
+            if request is not None:  # AI Configurator's own lists: what offline (rapid) profiling would fail on
+                for finding in check_aic_names(request.config, request.resolved_backend, request.model, v1beta1=True):
+                    collector.add(finding.path, finding.message, severity=finding.severity)
         if request is not None:
             _check_tenancy(request, collector, repo_path=repo_path, folder_namespace=folder_namespace,
                            repo_config=repo_config)

@@ -78,10 +78,22 @@ def test_dynamo_docs_examples_are_read_not_just_accepted() -> None:
     assert (sla.isl, sla.osl, sla.ttft, sla.itl) == (2000, 500, 500.0, 20.0)
 
 
+# Valid in Dynamo 1.6.1, but AI Configurator 0.12.0 bundles no config for their model: Dynamo 1.x's rapid search
+# falls back to a naive configuration, this project's cannot, so `validate` warns at spec.model (never an error).
+UNBUNDLED_MODEL = {"planner-examples-online.yaml": "meta-llama/Llama-3.3-70B-Instruct",
+                   "profiler-examples-private-model.yaml": "meta-llama/Llama-3.1-8B-Instruct"}
+
+
 @pytest.mark.parametrize("example", V1BETA1_EXAMPLES, ids=[path.name for path in V1BETA1_EXAMPLES])
 def test_every_dynamo_1_6_1_example_validates_unchanged(example: Path) -> None:
     result = validate_request_file(example)
-    assert result.issues == [], [str(issue) for issue in result.issues]
+    if example.name in UNBUNDLED_MODEL:
+        (warning,) = result.issues
+        assert (warning.severity, warning.path) == ("warning", "spec.model")
+        assert f"no bundled config for model '{UNBUNDLED_MODEL[example.name]}'" in warning.message
+        assert "searchStrategy: thorough" in warning.message
+    else:
+        assert result.issues == [], [str(issue) for issue in result.issues]
     assert isinstance(result.request, SlaRequest)
     assert result.request.api_version == "nvidia.com/v1beta1"
 
@@ -299,3 +311,16 @@ def test_search_strategy_routes_by_use_ai_configurator_and_mocker_is_the_mocker_
     mocker = validate_request_file(specs / "3b_rapid_supported_planner_rapid_sweep_mocker.yaml").request
     assert mocker.mocker and mocker.to_profile_config().sweep.use_ai_configurator
     assert mocker.planner.config_extra["pre_deployment_sweeping_mode"] == "rapid"
+
+
+def test_ai_configurator_names_are_checked_for_rapid_v1beta1_requests_only() -> None:
+    unbundled = REQUEST.replace("model: Qwen/Qwen3-32B", "model: my-org/private-model")
+    (warning,) = _validated(unbundled).issues
+    assert (warning.severity, warning.path, warning.line) == ("warning", "spec.model", 6)
+    assert "no bundled config for model 'my-org/private-model'" in warning.message
+    assert _validated(unbundled.replace("searchStrategy: rapid", "searchStrategy: thorough")).issues == []
+    # backend auto is profiled as trtllm: the system is looked up for trtllm
+    unknown = REQUEST.replace("backend: trtllm", "backend: auto").replace("gpuSku: h200_sxm", "gpuSku: t4")
+    (error,) = _validated(unknown).issues
+    assert (error.severity, error.path) == ("error", "spec.hardware.gpuSku")
+    assert "has no trtllm data for system 't4'" in error.message
