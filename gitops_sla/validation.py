@@ -802,10 +802,14 @@ def _validate_bare_spec(doc: LoadedYaml, collector: _Collector, name: str, repo_
                       "DynamoGraphDeploymentRequest and metadata.name, and put these fields under spec")
     _check_planner_1x(doc, collector, ("features", "planner"))
     spec = _model_issues(doc, collector, DGDRSpecV1Beta1)
-    issues = collector.sorted_issues()
-    ok = isinstance(spec, DGDRSpecV1Beta1) and not any(issue.severity == "error" for issue in issues)
+    ok = isinstance(spec, DGDRSpecV1Beta1) and not any(issue.severity == "error" for issue in collector.issues)
     request = from_v1beta1_spec(spec, ObjectMeta(name=Path(name).stem)) if ok else None  # type: ignore[arg-type]
-    return RequestValidation(file=name, issues=issues, request=request)
+    if request is not None:  # AI Configurator's lists, at the spec's own fields (no `spec.` above them)
+        for finding in check_aic_names(request.config, request.resolved_backend, request.model, v1beta1=True):
+            collector.add(finding.path[1:], finding.message, severity=finding.severity)
+    issues = collector.sorted_issues()
+    valid = request if not any(issue.severity == "error" for issue in issues) else None
+    return RequestValidation(file=name, issues=issues, request=valid)
 
 
 # ---------------------------------------------------------------------------------------------------------------

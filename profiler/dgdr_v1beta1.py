@@ -90,7 +90,8 @@ def profile_config_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
             config["sweep"]["aic_system"] = hardware["gpuSku"]
     cache = _section(spec, "modelCache")
     if cache.get("pvcName"):
-        config["deployment"] = {"model_cache": {"pvc_name": cache["pvcName"], "pvc_path": cache.get("pvcModelPath") or "",
+        config["deployment"] = {"model_cache": {"pvc_name": cache["pvcName"],
+                                                "pvc_path": cache.get("pvcModelPath") or "",
                                                 "mount_path": cache.get("pvcMountPath") or DEFAULT_MOUNT_PATH}}
     return config
 

@@ -192,10 +192,11 @@ def _from_v1beta1(
     for field, choices in _V1BETA1_CHOICES.items():
         if field in spec and spec[field] not in choices:
             problems.append(f"spec.{field}: {spec[field]!r} must be one of {', '.join(choices)}")
-    workload, sla = spec.get("workload") or {}, spec.get("sla") or {}
-    if isinstance(workload, dict) and workload.get("concurrency") is not None and workload.get("requestRate") is not None:
-        problems.append("spec.workload: requestRate and concurrency are mutually exclusive (Dynamo refuses both); keep one")
-    if isinstance(sla, dict) and sla.get("e2eLatency") is not None and (sla.get("ttft") is not None or sla.get("itl") is not None):
+    workload, sla = (spec.get(name) if isinstance(spec.get(name), dict) else {} for name in ("workload", "sla"))
+    if workload.get("concurrency") is not None and workload.get("requestRate") is not None:
+        problems.append("spec.workload: requestRate and concurrency are mutually exclusive (Dynamo refuses both); "
+                        "keep one")
+    if sla.get("e2eLatency") is not None and (sla.get("ttft") is not None or sla.get("itl") is not None):
         problems.append("spec.sla: e2eLatency and ttft/itl exclude each other (Dynamo refuses both); keep one")
     features = spec.get("features") if isinstance(spec.get("features"), dict) else {}
     planner = features.get("planner")

@@ -80,8 +80,12 @@ def test_dynamo_docs_examples_are_read_not_just_accepted() -> None:
 
 # Valid in Dynamo 1.6.1, but AI Configurator 0.12.0 bundles no config for their model: Dynamo 1.x's rapid search
 # falls back to a naive configuration, this project's cannot, so `validate` warns at spec.model (never an error).
+# Dynamo's own cases 4, 5 and 5b are these "rapid, unsupported model" requests (a bare spec: the path is `model`).
 UNBUNDLED_MODEL = {"planner-examples-online.yaml": "meta-llama/Llama-3.3-70B-Instruct",
-                   "profiler-examples-private-model.yaml": "meta-llama/Llama-3.1-8B-Instruct"}
+                   "profiler-examples-private-model.yaml": "meta-llama/Llama-3.1-8B-Instruct",
+                   "4_rapid_unsupported_no_planner.yaml": "Qwen/Qwen2.5-0.5B",
+                   "5_rapid_unsupported_planner.yaml": "Qwen/Qwen2.5-0.5B",
+                   "5b_rapid_unsupported_planner_throughput_error.yaml": "Qwen/Qwen2.5-0.5B"}
 
 
 @pytest.mark.parametrize("example", V1BETA1_EXAMPLES, ids=[path.name for path in V1BETA1_EXAMPLES])
@@ -89,7 +93,8 @@ def test_every_dynamo_1_6_1_example_validates_unchanged(example: Path) -> None:
     result = validate_request_file(example)
     if example.name in UNBUNDLED_MODEL:
         (warning,) = result.issues
-        assert (warning.severity, warning.path) == ("warning", "spec.model")
+        field = "model" if example.parent.name == "specs" else "spec.model"
+        assert (warning.severity, warning.path) == ("warning", field)
         assert f"no bundled config for model '{UNBUNDLED_MODEL[example.name]}'" in warning.message
         assert "searchStrategy: thorough" in warning.message
     else:
