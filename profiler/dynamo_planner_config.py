@@ -44,6 +44,9 @@ PLANNER_KEY_OF_FLAG: dict[str, str] = {
 }
 FLAG_OF_PLANNER_KEY = {key: flag for flag, key in PLANNER_KEY_OF_FLAG.items()}
 PLANNER_CHOICES_1X = {"load_predictor": ("constant", "arima", "prophet", "kalman")}
+# Dynamo 0.8's planner: `LOAD_PREDICTORS` of `utils/load_predictor.py` (its argparse takes any string for
+# `--load-predictor`, so another value passes the flag check and fails when the planner starts).
+DYNAMO_08_LOAD_PREDICTORS = ("constant", "arima", "prophet")
 
 _KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
                                             "object": (dict,)}
@@ -95,4 +98,17 @@ def value_error(key: str, value: Any) -> str | None:
     choices = field.get("choices")
     if choices and value not in choices:
         return f"{key} must be one of {', '.join(choices)}, not {value!r}"
+    return None
+
+
+def refused_by_dynamo_planner(dest: str, value: Any, *, dynamo_1x: bool) -> str | None:
+    """Why Dynamo's own planner (0.8's argparse and predictors, or 1.6.1's `PlannerConfig`) would refuse this
+    planner setting (by its flag `dest`), or None. This project's planner takes more (`auto`, `burst` predictors)."""
+    if dynamo_1x:
+        key = PLANNER_KEY_OF_FLAG.get(dest)
+        problem = value_error(key, value) if key else None
+        return f"Dynamo 1.x's planner refuses it ({problem})" if problem else None
+    if dest == "load_predictor" and value not in DYNAMO_08_LOAD_PREDICTORS:
+        return (f"Dynamo 0.8's planner has no load predictor {value!r} (it has "
+                f"{', '.join(DYNAMO_08_LOAD_PREDICTORS)}; it would fail on start)")
     return None

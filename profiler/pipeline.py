@@ -234,6 +234,8 @@ def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelM
         rendered = render_dgd_v1beta1(config=config, prefill=prefill, decode=decode, gpus_per_node=gpus_per_node,
                                       identity=identity, configmap_name=cm_name, options=options)
         validate_dgd_v1beta1(rendered.dgd)
+        warnings += [f"planner.{key}: {why}, so it is not in its PlannerConfig (name this project's planner image "
+                     "in gitops-sla.yaml, planner.image, to use it)" for key, why in rendered.dropped]
         manifests = {"planner-config.yaml": cm for cm in rendered.configmaps}
         return rendered.dgd, rendered.stock_planner, manifests, warnings
     for wanted, what in ((request.kv_router, "KV routing"),
@@ -250,8 +252,8 @@ def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelM
         gpus_per_node=gpus_per_node, identity=identity, configmap_name=cm_name,
         project_planner_image=request.project_planner_image, runtime_image=runtime_image, replicas=replicas,
     )
-    warnings += [f"planner.{key}: Dynamo 0.8's planner has no such flag, so it is not rendered (name this "
-                 "project's planner image in gitops-sla.yaml, planner.image, to use it)" for key in dropped]
+    warnings += [f"planner.{key}: {why}, so it is not rendered (name this project's planner image in "
+                 "gitops-sla.yaml, planner.image, to use it)" for key, why in dropped]
     if request.use_mocker:
         dgd = mocker_dgd(dgd, backend=config.engine.backend, model=config.deployment.model, configmap_name=cm_name,
                          image=config.deployment.dgd_image or None)

@@ -55,9 +55,9 @@ def render_dgd(
     project_planner_image: str | None,
     runtime_image: str,
     replicas: tuple[int, int] | None = None,
-) -> tuple[dict[str, Any], bool, list[str]]:
-    """The rendered DGD, whether its Planner is Dynamo's own planner, and the planner keys that planner has no
-    flag for. `project_planner_image` runs this project's planner; None runs Dynamo's from the workers' image
+) -> tuple[dict[str, Any], bool, list[tuple[str, str]]]:
+    """The rendered DGD, whether its Planner is Dynamo's own planner, and `(planner key, why)` of each planner
+    setting that planner cannot take (left out). `project_planner_image` runs this project's planner; None runs Dynamo's from the workers' image
     (`runtime_image` when neither the request nor the base config names one). `replicas`: (prefill, decode)
     worker replicas sized for the expected load; None keeps the base config's."""
     services = _services(base)

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from profiler.config import ProfileConfig
-from profiler.dynamo_planner_config import PLANNER_KEY_OF_FLAG
+from profiler.dynamo_planner_config import PLANNER_KEY_OF_FLAG, refused_by_dynamo_planner
 from profiler.dynamo_release import (
     BACKEND_IMAGE_NAMES, PLANNER_IMAGE_NAME, published_image, replace_image_name,
 )
@@ -73,6 +73,7 @@ class RenderedV1Beta1:
     dgd: dict[str, Any]
     configmaps: list[dict[str, Any]]  # the planner config (Dynamo's planner), to apply with the DGD
     stock_planner: bool
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (planner key, why) Dynamo's planner refuses
 
 
 @cache
@@ -167,18 +168,21 @@ def render_dgd_v1beta1(
     if options.dgd_override:
         dgd = merge_override(dgd, options.dgd_override)
     check_component_name_lengths(dgd)
-    return RenderedV1Beta1(dgd, configmaps, stock and options.planner_enabled)
+    dropped = planner_refusals(config) if stock and options.planner_enabled else []
+    return RenderedV1Beta1(dgd, configmaps, stock and options.planner_enabled, dropped)
 
 
 def dynamo_planner_config(config: ProfileConfig, prefill_gpus: int, decode_gpus: int,
                           settings: dict[str, Any], *, mocker: bool = False) -> dict[str, Any]:
     """Dynamo 1.x's `PlannerConfig` for this deployment, as Dynamo 1.6.1's profiler builds it: the request's
     settings (planner passthrough keys under their 1.x names, then the 1.x-only keys), the model name, the
-    SLA and the engines' GPUs, and the profile data directory."""
+    SLA and the engines' GPUs, and the profile data directory. A passthrough value Dynamo's `PlannerConfig`
+    refuses (`planner_refusals`) is left out."""
     backend = "mocker" if mocker else config.engine.backend
+    refused = dict(planner_refusals(config))
     mapped = {PLANNER_KEY_OF_FLAG[FLAGS_BY_PASSTHROUGH_KEY[key].dest]: value
               for key, value in config.planner.items()
-              if FLAGS_BY_PASSTHROUGH_KEY[key].dest in PLANNER_KEY_OF_FLAG}
+              if FLAGS_BY_PASSTHROUGH_KEY[key].dest in PLANNER_KEY_OF_FLAG and key not in refused}
     planner: dict[str, Any] = {"backend": backend, "mode": "disagg", "optimization_target": "sla",
                                "model_name": config.deployment.model, "ttft_ms": config.sla.ttft,
                                "itl_ms": config.sla.itl, **mapped, **settings}
@@ -191,6 +195,16 @@ def dynamo_planner_config(config: ProfileConfig, prefill_gpus: int, decode_gpus:
     planner["decode_engine_num_gpu"] = decode_gpus
     planner["profile_results_dir"] = PROFILE_DATA_MOUNT
     return dict(sorted(planner.items()))
+
+
+def planner_refusals(config: ProfileConfig) -> list[tuple[str, str]]:
+    """`(passthrough key, why)` of each planner setting whose value Dynamo 1.6.1's `PlannerConfig` refuses (such
+    as `planner_load_predictor: auto`, which only this project's planner has)."""
+    found = []
+    for key, value in config.planner.items():
+        if why := refused_by_dynamo_planner(FLAGS_BY_PASSTHROUGH_KEY[key].dest, value, dynamo_1x=True):
+            found.append((key, why))
+    return found
 
 
 def _planner(config: ProfileConfig, prefill: ParallelMapping, decode: ParallelMapping, configmap_name: str,

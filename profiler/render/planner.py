@@ -24,6 +24,7 @@ from typing import Any
 
 from profiler.config import ProfileConfig
 from profiler.planner_flags import PLANNER_FLAGS
+from profiler.dynamo_planner_config import refused_by_dynamo_planner
 from profiler.render import args as A
 
 PROFILE_DATA_VOLUME = "planner-profile-data"
@@ -68,9 +69,9 @@ def planner_args(config: ProfileConfig, prefill_gpus: int, decode_gpus: int, *, 
 
 def planner_args_and_dropped(
     config: ProfileConfig, prefill_gpus: int, decode_gpus: int, *, stock: bool
-) -> tuple[list[str], list[str]]:
-    """The Planner's `--flag=value` arguments, and the passthrough keys Dynamo 0.8's planner has no flag for
-    (`stock`: only its flags are rendered)."""
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The Planner's `--flag=value` arguments, and `(passthrough key, why)` of each setting left out because
+    Dynamo 0.8's planner has no flag or no such value for it (`stock`: only what it takes is rendered)."""
     values: dict[str, Any] = {"backend": config.engine.backend, "ttft": config.sla.ttft, "itl": config.sla.itl}
     values.update(config.planner_overrides)
     rendered: list[str] = []
@@ -85,7 +86,10 @@ def planner_args_and_dropped(
         if not wanted:
             continue
         if stock and f"--{flag.name}" not in dynamo_08_flags():
-            dropped.append(flag.passthrough_key)
+            dropped.append((flag.passthrough_key, "Dynamo 0.8's planner has no such flag"))
+            continue
+        if stock and (refused := refused_by_dynamo_planner(flag.dest, value, dynamo_1x=False)):
+            dropped.append((flag.passthrough_key, refused))
             continue
         rendered.append(flag.render(value))
     return rendered + [
@@ -104,8 +108,8 @@ def planner_service(
     configmap_name: str,
     project_image: str | None,
     runtime_image: str,
-) -> tuple[dict[str, Any], bool, list[str]]:
-    """The Planner service, whether it is Dynamo's planner, and the planner keys it could not take.
+) -> tuple[dict[str, Any], bool, list[tuple[str, str]]]:
+    """The Planner service, whether it is Dynamo's planner, and the planner keys it could not take (and why).
 
     `project_image` runs this project's planner from that image (so does a base Planner service that runs it
     from an image it names); None runs Dynamo's own planner from `runtime_image` (the workers' image). A base Planner service is the starting point (its env and probes are

@@ -72,6 +72,33 @@ def test_dynamo_08_planner_gets_no_flag_it_lacks_and_the_drop_is_named(run_profi
     assert any("planner_kalman_q_level" in w and "Dynamo 0.8's planner has no such flag" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize("predictor", ["auto", "burst", "kalman"])
+def test_dynamo_08_planner_gets_no_load_predictor_it_lacks(run_profile, predictor):
+    # Dynamo 0.8's argparse takes any --load-predictor; its planner knows constant, arima and prophet only
+    result = run_profile(make_request("vllm", extra={"planner": {"planner_load_predictor": predictor,
+                                                                 "planner_min_endpoint": 2}}))
+    args = planner_container(load(result, "dgd.yaml"))["args"]
+    parsed = create_sla_planner_parser().parse_args(args)
+    assert parsed.load_predictor is None and parsed.min_endpoint == 2
+    assert any(f"Dynamo 0.8's planner has no load predictor '{predictor}'" in w for w in result.warnings)
+    kept = run_profile(make_request("vllm", extra={"planner": {"planner_load_predictor": "prophet"}}))
+    assert "--load-predictor=prophet" in planner_container(load(kept, "dgd.yaml"))["args"]
+
+
+def test_dynamo_1x_planner_config_gets_no_load_predictor_it_lacks(run_profile):
+    result = run_profile(make_request("vllm", dynamo_version="1.6.1",
+                                      extra={"planner": {"planner_load_predictor": "auto"}}))
+    config = json.loads(load(result, "planner-config.yaml")["data"]["planner_config.json"])
+    assert "load_predictor" not in config
+    assert any("Dynamo 1.x's planner refuses it (load_predictor must be one of" in w for w in result.warnings)
+    # this project's planner has 'auto': it keeps it
+    image = "ghcr.io/my-org/gitops-sla:0.1.0"
+    ours = run_profile(make_request("vllm", dynamo_version="1.6.1", project_planner_image=image,
+                                    extra={"planner": {"planner_load_predictor": "auto"}}))
+    assert build_parser().parse_args(planner_container(load(ours, "dgd.yaml"))["args"]).load_predictor == "auto"
+    assert not any("load_predictor" in w for w in ours.warnings)
+
+
 def test_the_vendored_argparse_refuses_what_dynamo_08_refuses():
     parser = create_sla_planner_parser()
     with pytest.raises(RefusedArguments):
@@ -193,6 +220,8 @@ def test_rendered_planner_configs_are_accepted_by_dynamos_planner_config(run_pro
         "settings": make_request("vllm", dynamo_version="1.6.1", planner_settings={"enable_load_scaling": True},
                                  extra={"planner": {"planner_min_endpoint": 2, "planner_load_predictor": "kalman"}}),
         "mocker": make_request("sglang", dynamo_version="1.6.1", use_mocker=True),
+        "ours-only": make_request("trtllm", dynamo_version="1.6.1",
+                                  extra={"planner": {"planner_load_predictor": "burst"}}),
     }
     files = []
     for name, request in requests.items():
