@@ -234,8 +234,7 @@ def _render(request: ProfileRequest, prefill: ParallelMapping, decode: ParallelM
         rendered = render_dgd_v1beta1(config=config, prefill=prefill, decode=decode, gpus_per_node=gpus_per_node,
                                       identity=identity, configmap_name=cm_name, options=options)
         validate_dgd_v1beta1(rendered.dgd)
-        warnings += [f"planner.{key}: {why}, so it is not in its PlannerConfig (name this project's planner image "
-                     "in gitops-sla.yaml, planner.image, to use it)" for key, why in rendered.dropped]
+        warnings += [f"planner.{key}: {why}" for key, why in rendered.dropped]
         manifests = {"planner-config.yaml": cm for cm in rendered.configmaps}
         return rendered.dgd, rendered.stock_planner, manifests, warnings
     for wanted, what in ((request.kv_router, "KV routing"),

@@ -73,7 +73,7 @@ class RenderedV1Beta1:
     dgd: dict[str, Any]
     configmaps: list[dict[str, Any]]  # the planner config (Dynamo's planner), to apply with the DGD
     stock_planner: bool
-    dropped: list[tuple[str, str]] = field(default_factory=list)  # (planner key, why) Dynamo's planner refuses
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (planner key, why) of settings left out
 
 
 @cache
@@ -148,7 +148,12 @@ def render_dgd_v1beta1(
 
     configmaps: list[dict[str, Any]] = []
     stock = options.project_planner_image is None
+    dropped: list[tuple[str, str]] = []
     if options.planner_enabled:
+        if stock:
+            dropped = planner_refusals(config)
+        elif config.planner.get("planner_mode") == "git":
+            config, dropped = _without_git_mode(config)
         planner, planner_cm = _planner(config, prefill, decode, configmap_name, identity, options)
         components.append(planner)
         configmaps += [planner_cm] if planner_cm else []
@@ -168,7 +173,6 @@ def render_dgd_v1beta1(
     if options.dgd_override:
         dgd = merge_override(dgd, options.dgd_override)
     check_component_name_lengths(dgd)
-    dropped = planner_refusals(config) if stock and options.planner_enabled else []
     return RenderedV1Beta1(dgd, configmaps, stock and options.planner_enabled, dropped)
 
 
@@ -203,8 +207,20 @@ def planner_refusals(config: ProfileConfig) -> list[tuple[str, str]]:
     found = []
     for key, value in config.planner.items():
         if why := refused_by_dynamo_planner(FLAGS_BY_PASSTHROUGH_KEY[key].dest, value, dynamo_1x=True):
-            found.append((key, why))
+            found.append((key, f"{why}, so it is not in its PlannerConfig (name this project's planner image in "
+                               "gitops-sla.yaml, planner.image, to use it)"))
     return found
+
+
+def _without_git_mode(config: ProfileConfig) -> tuple[ProfileConfig, list[tuple[str, str]]]:
+    """This project's planner in advisory mode instead of git mode, and why: git mode commits `replicas.yaml`, a
+    kustomize patch over `spec.services`, which a v1beta1 DGD (`spec.components`) does not have yet."""
+    planner = {key: value for key, value in config.planner.items() if not key.startswith("planner_git_")}
+    planner["planner_mode"] = "advisory"
+    why = ("git mode is not available for v1beta1 DGDs yet (its replicas.yaml patches spec.services; v1beta1 has "
+           "spec.components), so this project's planner runs in advisory mode; use planner.mode: patch, or "
+           "dynamo.version 0.8.x in gitops-sla.yaml for git mode")
+    return config.model_copy(update={"planner": planner}), [("planner_mode", why)]
 
 
 def _planner(config: ProfileConfig, prefill: ParallelMapping, decode: ParallelMapping, configmap_name: str,

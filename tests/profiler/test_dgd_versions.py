@@ -99,6 +99,20 @@ def test_dynamo_1x_planner_config_gets_no_load_predictor_it_lacks(run_profile):
     assert not any("load_predictor" in w for w in ours.warnings)
 
 
+def test_project_planner_git_mode_on_a_v1beta1_dgd_runs_advisory_and_says_why(run_profile):
+    # git mode commits replicas.yaml, a patch over spec.services: a v1beta1 DGD (spec.components) has none yet
+    image = "ghcr.io/my-org/gitops-sla:0.1.0"
+    git = {"planner_mode": "git", "planner_git_repo": "https://git.example.com/r.git", "planner_max_step": 2,
+           "planner_git_path": "generated/team-a/sla-aic/replicas.yaml"}
+    result = run_profile(make_request("vllm", dynamo_version="1.6.1", project_planner_image=image,
+                                      extra={"planner": git}))
+    parsed = build_parser().parse_args(planner_container(load(result, "dgd.yaml"))["args"])
+    assert (parsed.mode, parsed.max_step, parsed.git_repo) == ("advisory", 2, None)
+    assert any(w.startswith("planner.planner_mode: git mode is not available for v1beta1 DGDs") for w in result.warnings)
+    v1alpha1 = run_profile(make_request("vllm", project_planner_image=image, extra={"planner": git}))
+    assert build_parser().parse_args(planner_container(load(v1alpha1, "dgd.yaml"))["args"]).mode == "git"
+
+
 def test_the_vendored_argparse_refuses_what_dynamo_08_refuses():
     parser = create_sla_planner_parser()
     with pytest.raises(RefusedArguments):
