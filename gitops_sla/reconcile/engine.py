@@ -552,7 +552,7 @@ class Reconciler:
                                               progress=result.progress)
                 status = out.for_version(status, request.api_version)
                 if recorded is not None and recorded.spec_hash == digest and recorded.state == "Profiling":
-                    if not self._progress_due(key, result.progress):
+                    if not result.record_now and not self._progress_due(key, result.progress):
                         return RequestOutcome(*key, "profiling", "Profiling", message=result.message), None
                     outcome, pushed = self._commit_progress(key, blob, base, digest, source, status)
                 else:

@@ -1,41 +1,69 @@
 """Online (measured) profiling as a local process: `python -m profiler ... --engines local-dynamo|endpoint`.
 
 Each request's run lives in `<work root>/<spec hash>/`: the inputs (`profile_files`), `pid`, `profiler.log`,
-`progress.json` (written by the profiler), `out/` and, once the process has ended, `rc`. The process is started
-in its own session and outlives the reconciler: a later pass, or a restarted reconciler, finds the folder by
-spec hash and reads its progress or result. A run that stopped without an exit status (the process group was
-killed) or died of a signal is restarted cleanly, at most `attempts` times in all; the status says so.
+`progress.json` (written by the profiler), `tmpdir` (where its temporary directory is), `out/` and, once the
+process has ended, `rc`. The process is started in its own session and outlives the reconciler: a later pass,
+or a restarted reconciler, finds the folder by spec hash, follows the run (the status says "resumed") and reads
+its progress or result. Everything the run creates outside the folder (the engines' and AIPerf's temporary
+directories) lives in its own temporary directory (TMPDIR), short enough for AIPerf's socket paths.
+
+Stopping a run is graceful: SIGTERM to its process group (the profiler then stops its engines and AIPerf and
+removes their directories), SIGKILL after `stop_grace_s`, then its temporary directory is removed. A run that
+stopped without an exit status (its process group was killed) or died of a signal is restarted cleanly, at
+most `attempts` times in all, after its leftovers are removed; the status says "restarted" and why. A new
+backend (a restarted reconciler) first removes the leftovers of every run under its work root whose process is
+gone, never those of a live run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from gitops_sla.reconcile.profile_files import BASE_FILE, output_from_files, profiler_args, profiler_inputs
 from gitops_sla.reconcile.profiling import ProfileJob, ProfileOutput, Running
 from profiler.errors import ProfilingError
+from profiler.measure.aiperf import MAX_TMP_BASE
 from profiler.progress import read_progress
 
 _RUNNER = 'cd "$1" && shift && "$@" > profiler.log 2>&1; echo $? > rc.tmp && mv rc.tmp rc'
 _SIGNALLED = 128  # sh reports a child killed by signal N as 128 + N
+STOP_GRACE_S = 30.0  # how long a stopped run may take to stop its engines and AIPerf before it is killed
+_RUN_TMP_PREFIX = "gsla-run-"  # + 8 random characters: short, as AIPerf's socket paths under it must be
 
 
 class LocalProcessBackend:
     """Runs online profiling in a detached local process per request (keyed by spec hash)."""
 
     def __init__(self, work_root: Path, engines: str, version: str, *, extra_args: tuple[str, ...] = (),
-                 attempts: int = 2, python: str = sys.executable):
+                 attempts: int = 2, python: str = sys.executable, stop_grace_s: float = STOP_GRACE_S):
         self.work_root = Path(work_root)
         self.engines = engines
         self.version = version
         self.extra_args = extra_args
         self.attempts = attempts
         self.python = python
+        self.stop_grace_s = stop_grace_s
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._followed: set[Path] = set()  # live runs this backend has reported on
+        self.remove_leftovers()
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what runs whose process is gone (killed, or their machine restarted) left outside their folder
+        (their temporary directories, any process of theirs still there); the folders stay, for `run` to restart
+        or finish. Live runs are not touched. Returns the folders cleaned."""
+        cleaned = []
+        for folder in sorted(self.work_root.iterdir()) if self.work_root.is_dir() else []:
+            if folder.is_dir() and not self._alive(folder) and _recorded_tmpdir(folder) is not None:
+                self._stop(folder)
+                cleaned.append(folder)
+        return cleaned
 
     def work_dir(self, spec_hash: str) -> Path:
         return self.work_root / spec_hash.removeprefix("sha256:")[:32]
@@ -52,14 +80,17 @@ class LocalProcessBackend:
                 return self._finish(folder)
             if rc < _SIGNALLED:
                 log = _tail(folder / "profiler.log")
-                shutil.rmtree(folder, ignore_errors=True)
+                self.cancel_folder(folder)
                 raise ProfilingError(f"the profiler exited with status {rc}: {log}")
             return self._restart(job, folder, f"the profiler was killed (exit status {rc})")
         if folder.exists():
             if self._alive(folder):
                 progress = read_progress(folder / "progress.json")
-                return Running(f"Profiling on {self.engines} engines (local process, attempt "
-                               f"{self._attempt(folder)} of {self.attempts})", progress)
+                resumed = folder not in self._followed  # started by an earlier reconciler process
+                self._followed.add(folder)
+                note = "; resumed: following the run an earlier reconciler process started" if resumed else ""
+                return Running(f"Profiling on {self.engines} engines (local process, attempt {self._attempt(folder)} "
+                               f"of {self.attempts}{note})", progress, record_now=resumed)
             return self._restart(job, folder, "the profiler process stopped without a result")
         superseded = self._supersede(job, folder)
         return self._start(job, folder, 1, f"stopped the run for earlier inputs ({superseded})" if superseded else "")
@@ -69,17 +100,48 @@ class LocalProcessBackend:
         self.cancel_folder(self.work_dir(spec_hash))
 
     def cancel_folder(self, folder: Path) -> None:
-        """Stop the run in `folder` and remove the folder."""
+        """Stop the run in `folder` (gracefully: see the module docstring) and remove the folder."""
+        self._stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        self._followed.discard(folder)
+
+    def _stop(self, folder: Path) -> None:
+        """Stop the run's process group: SIGTERM, SIGKILL after the grace period. The group is signalled only
+        while one of its processes names `folder` on its command line (the runner's pid, which is the group's id,
+        may have been reused since the run ended). Then the run's other processes (its engines and AIPerf: they
+        die with the profiler, or are still stopping) are waited for, killed after the grace period, and its
+        temporary directory is removed."""
+        deadline = time.monotonic() + self.stop_grace_s
         pid = _read_pid(folder)
-        if pid is not None and self._alive(folder):
+        if pid is not None and any(str(folder).encode() in cmdline for cmdline in _group(pid).values()):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    break
+                self._reap(pid)
+                while _group(pid) and (sig == signal.SIGKILL or time.monotonic() < deadline):
+                    time.sleep(0.1)
+                    self._reap(pid)
+        tmpdir = _recorded_tmpdir(folder)
+        if tmpdir is None:
+            return
+        while (left := _processes_in(tmpdir)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for other in left:
             try:
-                os.killpg(pid, 9)
+                os.kill(other, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        while _processes_in(tmpdir):
+            time.sleep(0.1)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        (folder / "tmpdir").unlink(missing_ok=True)
+
+    def _reap(self, pid: int) -> None:
         for key, child in list(self._children.items()):
-            if child.pid == pid:
-                self._children.pop(key).wait()
-        shutil.rmtree(folder, ignore_errors=True)
+            if child.pid == pid and child.poll() is not None:
+                self._children.pop(key)
 
     def forget(self, namespace: str, name: str) -> None:
         """Stop and remove every run of the deleted request `namespace/name`."""
@@ -104,21 +166,27 @@ class LocalProcessBackend:
         for name, data in inputs.items():
             (folder / name).write_bytes(data)
         (folder / "attempt").write_text(f"{attempt}\n")
+        base = tempfile.gettempdir()
+        short = len(base) + len(f"/{_RUN_TMP_PREFIX}XXXXXXXX") <= MAX_TMP_BASE
+        tmpdir = tempfile.mkdtemp(prefix=_RUN_TMP_PREFIX, dir=base if short else "/tmp")
+        (folder / "tmpdir").write_text(f"{tmpdir}\n")
         args = profiler_args(str(folder), str(folder / "out"), self.engines, str(folder / "progress.json"),
                              BASE_FILE in inputs)
         child = subprocess.Popen(["sh", "-c", _RUNNER, "sh", str(folder), self.python, "-m", "profiler", *args,
                                   *self.extra_args], start_new_session=True, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env={**os.environ, "TMPDIR": tmpdir})
         self._children[job.spec_hash] = child
         (folder / "pid").write_text(f"{child.pid}\n")
+        self._followed.add(folder)
         what = (f"restarted ({why}), attempt {attempt} of {self.attempts}" if attempt > 1
                 else f"started; {why}" if why else "started")
-        return Running(f"Profiling on {self.engines} engines (local process {what})")
+        return Running(f"Profiling on {self.engines} engines (local process {what})", record_now=attempt > 1)
 
     def _restart(self, job: ProfileJob, folder: Path, why: str) -> Running:
         attempt = self._attempt(folder)
         log = _tail(folder / "profiler.log")
-        shutil.rmtree(folder, ignore_errors=True)
+        self.cancel_folder(folder)  # whatever the dead run left: a process of its group, its temporary directory
         if attempt >= self.attempts:
             raise ProfilingError(f"{why} {attempt} time(s); giving up (last output: {log})")
         return self._start(job, folder, attempt + 1, why)
@@ -129,7 +197,7 @@ class LocalProcessBackend:
         try:
             return output_from_files(files, f"profiler output {out}")
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            self.cancel_folder(folder)
 
     @staticmethod
     def _attempt(folder: Path) -> int:
@@ -150,6 +218,49 @@ class LocalProcessBackend:
         except OSError:
             return False
         return str(folder).encode() in cmdline and stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _group(pgid: int) -> dict[int, bytes]:
+    """The live (not zombie) processes of process group `pgid`: pid -> command line."""
+    members = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+    return members
+
+
+def _processes_in(tmpdir: Path) -> list[int]:
+    """Live processes working in `tmpdir` (their current directory is in it) or naming it in their environment or
+    command line: a run's engines, AIPerf and its workers."""
+    name = str(tmpdir)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+                continue
+            cwd = os.readlink(entry / "cwd")
+            if cwd == name or cwd.startswith(name + "/") or \
+                    any(name.encode() in (entry / part).read_bytes() for part in ("environ", "cmdline")):
+                found.append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def _recorded_tmpdir(folder: Path) -> Path | None:
+    try:
+        text = (folder / "tmpdir").read_text().strip()
+    except OSError:
+        return None
+    return Path(text) if text else None
 
 
 def _read_pid(folder: Path) -> int | None:

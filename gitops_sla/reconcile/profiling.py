@@ -63,10 +63,12 @@ class ProfileOutput:
 @dataclass(frozen=True)
 class Running:
     """Profiling has started and is not finished; ask again in a later pass. `progress`: where a long run
-    stands (phase, n/m measurements), when the backend knows."""
+    stands (phase, n/m measurements), when the backend knows. `record_now`: the message reports an event (a
+    run restarted or resumed) that `status.yaml` should say now, not at the next progress interval."""
 
     message: str = "Profiling is in progress"
     progress: ProgressState | None = None
+    record_now: bool = False
 
 
 class BackendUnavailable(Exception):

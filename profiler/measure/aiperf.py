@@ -23,9 +23,11 @@ from profiler.errors import ProfilingError
 
 AIPERF_VERSION = "0.13.0"
 RUN_TIMEOUT_S = 900.0
-# AIPerf's services talk over Unix sockets under its TMPDIR; a socket path may hold 107 bytes, so its temporary
-# directory stays under a short base (the system's /tmp when the current temporary directory is a long path).
-MAX_TMP_BASE = 32
+# AIPerf's services talk over Unix sockets under its TMPDIR, and a socket path holds at most 107 bytes. Its
+# longest is TMPDIR + "/tmpXXXXXXXX/aiperf/dataset_manager_proxy_frontend.ipc" (54), and its TMPDIR here is
+# BASE + "/gitops-sla-aiperf-XXXXXXXX/tmp" (31): so BASE, the current temporary directory, may be 22 characters
+# long; when it is longer, the run goes under /tmp.
+MAX_TMP_BASE = 107 - 54 - 31
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,35 @@ def test_progress_is_mirrored_at_most_once_per_interval(remote, tmp_path, profil
     assert [(o.action, o.state) for o in done.worked] == [("generated", "Deploying")]
     final = status_of(person, "measured")["status"]
     assert "profilingPhase" not in final and "profilingProgress" not in final
+
+
+class ScriptedBackend:
+    """An online backend answering the given `Running` results in turn, then the real offline profiler's output."""
+
+    def __init__(self, answers: list[Running]):
+        self.answers = answers
+        self.version = PROFILER_VERSION
+
+    def run(self, job: ProfileJob) -> ProfileOutput | Running:
+        return self.answers.pop(0) if self.answers else offline_profile(job)
+
+
+def test_a_restart_or_resume_is_written_to_the_status_at_once(remote, tmp_path, profile_cache):
+    person = remote.person(tmp_path / "person")
+    person.write(ONLINE, request_yaml("measured"))
+    person.commit_and_push("a long-running request")
+    progress = ProgressState("measuring", done=1, total=4, mapping="prefill TP=1 (trtllm)")
+    backend = ScriptedBackend([
+        Running("Profiling (attempt 1 of 2)", progress),
+        Running("Profiling (attempt 1 of 2)", progress),
+        Running("Profiling (restarted (the profiler was killed), attempt 2 of 2)", record_now=True),
+    ])
+    reconciler = Reconciler(remote.mirror(tmp_path / "cache"), backend, progress_interval_s=3600)
+
+    reconciler.run_pass(full=True)
+    assert reconciler.run_pass().commits == []  # nothing new within the interval
+    restarted = reconciler.run_pass()
+
+    assert len(restarted.commits) == 1
+    message = status_of(person, "measured")["status"]["conditions"][-1]["message"]
+    assert "restarted (the profiler was killed), attempt 2 of 2" in message
