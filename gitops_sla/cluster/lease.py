@@ -9,6 +9,8 @@ Every replica runs a `LeaderElector`; the one named in the Lease's `holderIdenti
 - The leader renews every `retry_period_s`; when it has not renewed for `renew_deadline_s` (shorter than the
   lease duration) it stops leading on its own, before anyone else may take over.
 - `stop()` releases the Lease (empty holder, 1 s duration), so a replaced pod hands over at once.
+- With a `LeaderPodLabel`, every round brings the pod's leader label in step (`leader_label.py`): set while
+  leading, removed when no longer leading and on `stop()`; a failed write is retried at the next round.
 
 A leader that dies is replaced within the lease duration plus one retry period. Git stays safe even if two
 replicas ever work at once (a paused leader, a skewed clock): every push is fast-forward only and every
@@ -31,6 +33,8 @@ from typing import Callable
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from gitops_sla.cluster.leader_label import LeaderPodLabel
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,10 @@ class LeaderElector:
 
     def __init__(self, api: client.ApiClient, settings: LeaseSettings, *,
                  on_started_leading: Callable[[], None] | None = None,
-                 on_stopped_leading: Callable[[], None] | None = None):
+                 on_stopped_leading: Callable[[], None] | None = None,
+                 pod_label: LeaderPodLabel | None = None):
         self.settings = settings
+        self.pod_label = pod_label
         self._api = client.CoordinationV1Api(api)
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
@@ -94,12 +100,14 @@ class LeaderElector:
         return self
 
     def stop(self) -> None:
-        """Stop campaigning; release the Lease if we hold it."""
+        """Stop campaigning; release the Lease if we hold it, and remove the pod's leader label."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.settings.retry_period_s + 30)
         if self._renewed_at is not None:
             self._release()
+        if self.pod_label is not None:
+            self.pod_label.sync(False)
 
     def _run(self) -> None:
         s = self.settings
@@ -119,6 +127,8 @@ class LeaderElector:
                 self._renewed_at = None
                 if self._on_stopped is not None:
                     self._on_stopped()
+            if self.pod_label is not None:
+                self.pod_label.sync(self.is_leader())
             self._stop.wait(s.retry_period_s * (1 + (0 if self.is_leader() else random.uniform(0, 0.2))))
 
     def try_acquire_or_renew(self) -> bool:

@@ -12,7 +12,8 @@ to --forge-api-url or GITOPS_SLA_FORGE_API_URL (default api.github.com) with --f
 GITOPS_SLA_FORGE_TOKEN[_FILE]; the webhook secret from --webhook-secret-file or GITOPS_SLA_WEBHOOK_SECRET[_FILE].
 
 High availability (--watch --leader-elect): every replica campaigns for a coordination.k8s.io/v1 Lease
-(--lease NAMESPACE/NAME); only its holder runs passes, the others wait and take over when it is gone.
+(--lease NAMESPACE/NAME); only its holder runs passes, the others wait and take over when it is gone. The
+holder labels its own pod ($POD_NAME, $POD_NAMESPACE) gitops-sla.dev/leader=true, so webhooks reach it.
 Readiness (--track-deployments): after each pass, each generated DGD's state in the cluster is recorded in its
 status.yaml (Ready, Failed, DeploymentDeleted; one commit per change) and as a commit status on the forge.
 Cluster access comes from --kubeconfig, else the pod's service account, else $KUBECONFIG.
@@ -238,7 +239,11 @@ def run(args: argparse.Namespace) -> int:
             return 1
         loop.leader = elector.is_leader
         elector.start()
-        print(f"leader election: {elector.identity} campaigns for lease {args.lease}", flush=True)
+        label = elector.pod_label
+        print(f"leader election: {elector.identity} campaigns for lease {args.lease}; "
+              + (f"labels pod {label.namespace}/{label.pod} while leading" if label else
+                 "$POD_NAME is unset, so no pod is labelled leader and the webhook Service cannot select it"),
+              flush=True)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         try:
@@ -264,13 +269,16 @@ def run(args: argparse.Namespace) -> int:
 def leader_elector(args: argparse.Namespace, on_started_leading=None):
     """The Lease campaign of --leader-elect (kubernetes is imported only when asked for)."""
     from gitops_sla.cluster.client import api_client, in_cluster_namespace
+    from gitops_sla.cluster.leader_label import LeaderPodLabel
     from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
 
     namespace, _, name = args.lease.rpartition("/")
     settings = LeaseSettings(name=name, namespace=namespace or in_cluster_namespace(),
                              lease_duration_s=args.lease_duration, renew_deadline_s=args.renew_deadline,
                              retry_period_s=args.retry_period)
-    return LeaderElector(api_client(args.kubeconfig), settings, on_started_leading=on_started_leading)
+    api = api_client(args.kubeconfig)
+    return LeaderElector(api, settings, on_started_leading=on_started_leading,
+                         pod_label=LeaderPodLabel.from_environment(api, in_cluster_namespace()))
 
 
 def _positive_seconds(text: str) -> float:

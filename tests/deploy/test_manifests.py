@@ -1,7 +1,7 @@
 """deploy/: rendered with `kubectl kustomize` and checked against Kubernetes' own schemas (kubernetes-validate,
 strict: unknown fields fail), plus what a schema cannot say: the Deployment's arguments parse with the real CLI,
 its probes, ports, volumes and Secrets line up, and the RBAC allows exactly the API calls the reconciler makes
-(recorded from the lease and readiness adapters against kmock)."""
+(recorded from the lease, leader-label and readiness adapters against kmock)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import yaml
 
 from gitops_sla.cli import build_parser
 from gitops_sla.cluster.client import api_client
+from gitops_sla.cluster.leader_label import LEADER_LABEL, LeaderPodLabel
 from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
 from gitops_sla.cluster.readiness import KubeDeploymentReader
 from gitops_sla.commands.reconcile import ENV_WEBHOOK_SECRET
@@ -136,14 +137,22 @@ def test_the_reconciler_deployment_is_consistent(overlays, overlay):
     assert (port["name"], port["containerPort"]) == ("http", int(parsed.listen.rpartition(":")[2]))
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
-    service = find(docs, "Service")
-    assert service["spec"]["ports"][0]["targetPort"] == "http"
-    assert service["spec"]["selector"].items() <= pod.get("labels", deployment["spec"]["template"]["metadata"]
-                                                         ["labels"]).items()
+    # webhooks go to the leader's pod only (the label its elector sets), /metrics is scraped from every replica
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert LEADER_LABEL not in pod_labels  # set by the leader at run time, never by the template
+    webhooks = find(docs, "Service", "gitops-sla-reconciler")
+    metrics = find(docs, "Service", "gitops-sla-reconciler-metrics")
+    assert webhooks["spec"]["selector"] == {**deployment["spec"]["selector"]["matchLabels"], LEADER_LABEL: "true"}
+    assert metrics["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    for service in (webhooks, metrics):
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     monitor = find(docs, "ServiceMonitor")
-    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    assert monitor["spec"]["endpoints"][0]["port"] == metrics["spec"]["ports"][0]["name"]
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    selects = monitor["spec"]["selector"]["matchLabels"].items()
+    assert selects <= metrics["metadata"]["labels"].items()
+    assert not selects <= webhooks["metadata"]["labels"].items()  # else the leader is scraped twice
     # non-root, read-only root filesystem; the caches and /tmp are writable volumes
     assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
@@ -191,22 +200,28 @@ def test_rbac_allows_exactly_what_the_reconciler_calls(overlays, kube, tmp_path)
     docs = overlays["argocd"]
     namespace = find(docs, "Deployment")["metadata"]["namespace"]
     api = api_client(kube.kubeconfig(tmp_path / "kubeconfig"))
+    kube.call(lambda km: km.put("v1/pods", namespace, "pod-a", {"apiVersion": "v1", "kind": "Pod"}))
     elector = LeaderElector(api, LeaseSettings(name="gitops-sla-reconciler", namespace=namespace, identity="pod-a",
-                                               lease_duration_s=3, renew_deadline_s=2, retry_period_s=0.5))
+                                               lease_duration_s=3, renew_deadline_s=2, retry_period_s=0.5),
+                            pod_label=LeaderPodLabel(api, namespace, "pod-a"))
     assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()  # create, then get + patch
-    elector._release()
+    assert elector.pod_label.sync(True)
+    elector.stop()  # release the Lease, remove the label
     KubeDeploymentReader(api).read("team-a", "llm")  # get a DGD in a request's namespace
     calls = set()
     for request in kube.call(lambda km: list(km)):
-        parts = request.url.path.strip("/").split("/")  # apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]
-        if parts[0] != "apis" or len(parts) < 6:
+        # api/v1/namespaces/<ns>/<plural>[/<name>] or apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]
+        parts = request.url.path.strip("/").split("/")
+        group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
+        if len(rest) < 3 or rest[0] != "namespaces":
             continue
         verb = {"GET": "get", "POST": "create", "PATCH": "patch"}[request.method]
-        calls.add((parts[4], verb, parts[1], parts[5], parts[6] if len(parts) > 6 else None))
+        calls.add((rest[1], verb, group, rest[2], rest[3] if len(rest) > 3 else None))
     assert calls == {
         (namespace, "create", "coordination.k8s.io", "leases", None),
         (namespace, "get", "coordination.k8s.io", "leases", "gitops-sla-reconciler"),
         (namespace, "patch", "coordination.k8s.io", "leases", "gitops-sla-reconciler"),
+        (namespace, "patch", "", "pods", "pod-a"),
         ("team-a", "get", "nvidia.com", "dynamographdeployments", "llm"),
     }
     for ns, verb, group, resource, name in calls:
@@ -216,6 +231,9 @@ def test_rbac_allows_exactly_what_the_reconciler_calls(overlays, kube, tmp_path)
     assert not _allowed(docs, namespace, "get", "", "secrets", "gitops-sla-git")
     assert not _allowed(docs, namespace, "patch", "coordination.k8s.io", "leases", "someone-else")
     assert not _allowed(docs, "team-a", "get", "coordination.k8s.io", "leases", "gitops-sla-reconciler")
+    assert not _allowed(docs, "team-a", "patch", "", "pods", "pod-a")  # pods of its own namespace only
+    for verb in ("get", "list", "create", "delete", "update"):
+        assert not _allowed(docs, namespace, verb, "", "pods", "pod-a"), verb
 
 
 def test_install_objects_point_at_the_overlays():

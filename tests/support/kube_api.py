@@ -4,7 +4,8 @@ What kmock emulates: discovery (the bundled core groups, including `coordination
 Dynamo resources registered here), GET, create, merge-PATCH, delete, 404 for unknown objects, 409 when a
 create finds the object. What `ConsistentEmulator` adds, as a real API server does: `metadata.resourceVersion`
 on every create and update, 409 Conflict for a write that carries a stale one, and one write at a time (the
-check and the write happen together). With `keep_requests`, only the newest requests stay in kmock's history
+check and the write happen together); `forbidden` answers chosen requests 403 without writing, as RBAC does
+(a kmock reaction would answer 403 but still apply the write). With `keep_requests`, only the newest requests stay in kmock's history
 (kmock matches every request against its whole history, so a long test slows down linearly) and `calls` keeps
 who called what instead. `kubeconfig()` writes a file that points the official client (in this
 process or in a child process) at the emulator.
@@ -46,10 +47,13 @@ class ConsistentEmulator(kmock.KubernetesEmulator):
         self._writes = asyncio.Lock()
         self.keep_requests = keep_requests
         self.calls: set[Call] = set()
+        self.forbidden: set[tuple[str, str]] = set()  # (method, path): 403 and nothing written, as RBAC refuses
 
     async def _handle(self, request):
         if self.keep_requests is not None:
             self._forget_old_requests(request)
+        if (getattr(request.method, "name", str(request.method)).upper(), request.url.path) in self.forbidden:
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message=f"{request.url.path} is forbidden")
         action = kmock.action
         if request.resource is None or request.action not in (action.CREATE, action.UPDATE, action.DELETE):
             return await super()._handle(request)
