@@ -54,7 +54,7 @@ class LeaderPodLabel:
         try:
             self._api.patch_namespaced_pod(self.pod, self.namespace, body, _request_timeout=REQUEST_TIMEOUT_S,
                                            _content_type="application/merge-patch+json")
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: an odd answer
             self._applied = None
             self._report(leading, exc)
             return False
