@@ -191,7 +191,8 @@ def measure(case: Case) -> dict:
             "ours_within": selection.decode.within_margin and selection.prefill.within_margin}
 
 
-def render(rows: list[dict], use_cli: bool) -> str:
+def render(rows: list[dict], cli_jobs: int | None) -> str:
+    """The section; `cli_jobs`: how many CLI runs ran at once in this run (None: the CLI was not run here)."""
     table = []
     for row in rows:
         case, ours, dynamo = row["case"], row["ours"], row["dynamo"]
@@ -228,9 +229,9 @@ def render(rows: list[dict], use_cli: bool) -> str:
         f" per request and takes {1000 * max(r['select_s'] for r in rows):.0f} ms at most (median"
         f" {1000 * sorted(r['select_s'] for r in rows)[len(rows) // 2]:.0f} ms) on this shared machine.",
     ]
-    if use_cli:
-        lines.append("The CLI runs took " + ", ".join(f"{row['cli_s']:.0f}" for row in rows) + " s (four at a time on"
-                     " a machine shared with 8 engineers' test runs).")
+    if cli_jobs is not None:
+        lines.append("The CLI runs took " + ", ".join(f"{row['cli_s']:.0f}" for row in rows) + f" s ({cli_jobs} at a"
+                     f" time; load average {os.getloadavg()[0]:.1f} when the run ended).")
     if any(row["cli"] for row in rows):
         lines.append("`aiconfigurator cli default --serving-mode disagg --total-gpus <the most GPUs per engine swept>`;"
                      " its objective differs: it sizes whole replicas within `--total-gpus` (integer prefill and decode"
@@ -271,7 +272,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['case'].title}: ours {row['ours'].pair_tps:.0f}, Dynamo {row['dynamo'].pair_tps:.0f}, "
               f"CLI {row['cli'].pair_tps if row['cli'] else '-'} ({row['cli_note']})", flush=True)
-    section = render(rows, not args.no_cli and not args.cli_results)
+    section = render(rows, args.cli_jobs if not args.no_cli and not args.cli_results else None)
     print(section)
     if args.write:
         write_section(section, SECTION)
