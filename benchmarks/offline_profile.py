@@ -282,7 +282,7 @@ def render(main: Measured, moe: Measured | None, in_process: list[float], in_pro
     lines = [
         SECTION,
         "",
-        f"Machine: {_machine()}, shared with 8 engineers' jobs (load average {load_start:.1f} at the start, "
+        f"Machine: {_machine()}, shared with other engineers' jobs (load average {load_start:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end); {today};",
         "`benchmarks/offline_profile.py`: the profiler and the CLI alternated run by run (the anchor is measured",
         "interleaved with ours, in the same run, so the load hits both alike), each a fresh process; AI Configurator",
