@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from gitops_sla.commands.status import collect_rows, format_table
 from gitops_sla.git import Mirror
 from gitops_sla.reconcile.engine import Reconciler
 from gitops_sla.reconcile.offline import offline_backend
+from gitops_sla.reconcile.profiling import RoutingBackend
 from gitops_sla.template import TEMPLATE_DIR, init_repository
 from gitops_sla.yamlsafe import load_yaml
 from profiler.errors import ProfilingError
@@ -38,7 +40,21 @@ KEY = ("default", "sla-aic")
 ONLINE_KEY = ("default", "sla-online")
 
 
-def _seed_origin(workdir: Path, example: Path = EXAMPLE, key: tuple[str, str] = KEY) -> Path:
+# The online demo's plan, demo-sized: engines of at most 2 GPUs (the quick-start's SLA is met with 2), so the
+# sweep deploys one or two engines instead of up to four (1, 2, 4 and 8 GPUs).
+DEMO_SIZED = "      hardware:  # demo-sized: engines of at most 2 GPUs\n        maxNumGpusPerEngine: 2\n"
+ONLINE_SWEEP = "      sweep:\n        useAiConfigurator: false\n"
+
+
+def online_demo_request() -> bytes:
+    """The quick-start's online DGDR with the demo-sized plan (`DEMO_SIZED`) added."""
+    text = ONLINE_EXAMPLE.read_text()
+    if ONLINE_SWEEP not in text:
+        raise RuntimeError(f"{ONLINE_EXAMPLE}: no sweep block to add the demo's hardware limit to")
+    return text.replace(ONLINE_SWEEP, ONLINE_SWEEP + DEMO_SIZED).encode()
+
+
+def _seed_origin(workdir: Path, example: bytes, key: tuple[str, str] = KEY) -> Path:
     """Template repo (without its sample request) -> bare `origin.git`; then a person commits the DGDR."""
     template = workdir / "template"
     shutil.copytree(TEMPLATE_DIR, template)
@@ -48,7 +64,7 @@ def _seed_origin(workdir: Path, example: Path = EXAMPLE, key: tuple[str, str] = 
     repo = pygit2.Repository(str(clone))
     request = clone / layout.request_path(*key)
     request.parent.mkdir(parents=True, exist_ok=True)
-    request.write_bytes(example.read_bytes())
+    request.write_bytes(example)
     repo.index.add(layout.request_path(*key))
     repo.index.write()
     person = pygit2.Signature("A. Person", "person@example.com")
@@ -77,16 +93,21 @@ def run(args: argparse.Namespace) -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="gitops-sla-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     key = ONLINE_KEY if args.online else KEY
+    backend = None
+    stop_signal = signal.signal(signal.SIGTERM, _interrupt)  # stopped: the profiler's run is stopped too
     try:
         try:
             backend = _online_backend(workdir, args.dynamo_python) if args.online else offline_backend()
         except ProfilingError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        origin = _seed_origin(workdir, ONLINE_EXAMPLE if args.online else EXAMPLE, key)
+        origin = _seed_origin(workdir, online_demo_request() if args.online else EXAMPLE.read_bytes(), key)
         print(f"1. GitOps repository from the template: {origin} (bare; stands in for GitHub)")
         what = "online (measured)" if args.online else "AI Configurator"
         print(f"2. Committed the quick-start's {what} DGDR as {layout.request_path(*key)}")
+        if args.online:
+            print("   (demo-sized: hardware.maxNumGpusPerEngine: 2 added, so one or two engines are measured instead "
+                  "of up to four)")
         mirror = Mirror(str(origin), workdir / "cache")
         reconciler = Reconciler(mirror, backend)
         started = time.perf_counter()
@@ -125,15 +146,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"Kept in {workdir}: git -C {origin} log --stat")
         return 0 if not any(o.action in ("failed", "error") for o in report.outcomes) else 1
     finally:
+        if isinstance(backend, RoutingBackend) and backend.online is not None:
+            backend.online.cancel_all()  # a run not finished (Ctrl-C, SIGTERM, timeout): nothing keeps running
+        signal.signal(signal.SIGTERM, stop_signal)
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def _online_backend(workdir: Path, python: str | None):
     """The reconciler's own routing: estimates inline, measured requests in a local profiler process on local
     Dynamo mocker engines (`--online-engines local-dynamo`)."""
     from gitops_sla.reconcile.online import LocalProcessBackend
-    from gitops_sla.reconcile.profiling import RoutingBackend
     from profiler.engines.local_dynamo import dynamo_python
     from profiler.version import PROFILER_VERSION
 

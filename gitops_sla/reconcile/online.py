@@ -99,6 +99,12 @@ class LocalProcessBackend:
         """Stop the run of `spec_hash` (its whole process group) and remove its folder."""
         self.cancel_folder(self.work_dir(spec_hash))
 
+    def cancel_all(self) -> None:
+        """Stop every run under the work root (a reconciler that is shutting down for good: the demo)."""
+        for folder in sorted(self.work_root.iterdir()) if self.work_root.is_dir() else []:
+            if folder.is_dir():
+                self.cancel_folder(folder)
+
     def cancel_folder(self, folder: Path) -> None:
         """Stop the run in `folder` (gracefully: see the module docstring) and remove the folder."""
         self._stop(folder)

@@ -16,8 +16,10 @@ import pygit2
 import pytest
 import yaml
 
+from gitops_sla.reconcile.online import LocalProcessBackend
 from profiler.engines.timing import reference_curves
 from profiler.progress import read_progress
+from profiler.version import PROFILER_VERSION
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +81,11 @@ def test_demo_online_reconciles_the_quickstart_online_request(dynamo_venv_python
     assert profile["aiconfigurator"]["system"] == "h200_sxm" and measured["provider"] == "local-dynamo"
     assert measured["prior"].startswith("AI Configurator estimate on h200_sxm")
     assert measured["ttft_measured_over_estimated"] > 1.5 and measured["itl_measured_over_estimated"] > 1.5
-    assert measured["aiperf_runs"] <= 16 and len(measured["measured_mappings"]) <= measured["deployments"] <= 6
+    # Demo-sized (said in its output): engines of at most 2 GPUs, so two mappings at most (one may be deployed
+    # again after calibration).
+    assert "demo-sized" in done.stdout and b"maxNumGpusPerEngine: 2" in _committed(origin, "requests/default/sla-online.yaml")
+    assert measured["aiperf_runs"] <= 10 and len(measured["measured_mappings"]) <= 2 and measured["deployments"] <= 3
+    assert all(point["num_gpus"] <= 2 for point in profile["prefill_sweep"] + profile["decode_sweep"])
     # Measured against the engines' known curves (TTFT plus the frontend's own time).
     prefill = profile["prefill_sweep"]
     for point in prefill:
@@ -133,3 +139,34 @@ def test_stopping_mid_sweep_leaves_nothing_behind(dynamo_venv_python, tiny_model
         time.sleep(0.2)
     assert _processes_using(str(tmp)) == []
     assert list(tmp.iterdir()) == [] and not output.exists() and _aiperf_dirs() <= aiperf_dirs
+
+
+def test_stopping_the_online_demo_stops_its_profiler_run(dynamo_venv_python, tmp_path):
+    """The demo's profiler runs detached (as the reconciler's does); a stopped demo stops it and its engines."""
+    keep = tmp_path / "demo"
+    env = {**_environment(tmp_path / "tmp"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    demo = subprocess.Popen([sys.executable, "-m", "gitops_sla", "demo", "--online", "--keep", str(keep),
+                             "--dynamo-python", str(dynamo_venv_python)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        runs = []
+        while time.monotonic() < deadline and demo.poll() is None:
+            runs = [folder for folder in (keep / "online").glob("*")
+                    if getattr(read_progress(folder / "progress.json"), "phase", None) == "measuring"]
+            if runs:
+                break
+            time.sleep(0.2)
+        assert demo.poll() is None and len(runs) == 1
+        run_tmp = (runs[0] / "tmpdir").read_text().strip()
+        assert len(_processes_using(run_tmp)) >= 4  # broker, frontend, mocker, AIPerf
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        left = [folder for folder in (keep / "online").glob("*") if (folder / "pid").exists()]
+        LocalProcessBackend(keep / "online", "local-dynamo", PROFILER_VERSION).cancel_all()  # whatever is left
+    assert demo.returncode != 0 and left == []
+    assert _processes_using(run_tmp) == [] and not Path(run_tmp).exists() and list((keep / "online").iterdir()) == []
