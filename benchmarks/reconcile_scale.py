@@ -85,7 +85,9 @@ def build_origin(path: Path, count: int, output) -> str:
                 files[name] = content
     files[layout.REPO_CONFIG_FILE] = b"apiVersion: gitops-sla.dev/v1alpha1\nkind: RepoConfig\n"
     tree = build_tree(repo, None, files)
-    return str(repo.create_commit("refs/heads/main", SIG, SIG, "10k requests\n", tree, []))
+    commit = str(repo.create_commit("refs/heads/main", SIG, SIG, "10k requests\n", tree, []))
+    subprocess.run(["git", "-C", str(path), "gc", "--quiet"], check=True)  # packed, as a Git server keeps it
+    return commit
 
 
 def human_edit(origin: Path, index: int, ttft: float) -> None:
@@ -215,7 +217,8 @@ def main() -> int:
         f"`python benchmarks/reconcile_scale.py --requests {args.requests} --runs {args.runs}` on {cpu}, "
         f"2 cores (shared), Python {platform.python_version()}, pygit2 {pygit2.__version__}, git "
         f"{subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.split()[-1]}, {date.today()}. "
-        f"Remote: a bare repository on local disk (path remote); {args.requests:,} requests in "
+        "Remote: a bare repository on local disk (path remote, packed by `git gc` as a Git server keeps it); "
+        f"{args.requests:,} requests in "
         f"{-(-args.requests // 100)} namespaces, each with a full generated folder (one real offline profile reused; "
         f"profiling is excluded from every number). Medians of {args.runs} runs ({len(idle)} for idle); other "
         f"jobs shared the machine. "

@@ -146,6 +146,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self._warned_repo_url = False
         self._refused: set[RequestKey] = set()
+        self._deployments: tuple[Snapshot, dict[RequestKey, tuple[str, str]]] | None = None  # statuses read
         self._claims: dict[tuple[str, str], RequestKey] | None = None  # DGD (namespace, name) -> request, per pass  # folders kept out of the index (drift reported, not restored)
         self.progress = progress or (lambda key, outcome: None)
         self.readiness = readiness
@@ -458,16 +459,34 @@ class Reconciler:
                               message="pull request merged; Argo CD or Flux applies it"), pushed
 
     def _claims_for(self, snapshot: Snapshot) -> dict[tuple[str, str], RequestKey]:
-        """(namespace, name) of every DGD recorded in a status on the pass's snapshot -> its request; read once
-        per pass, when the first request needs it, and extended by the requests this pass generates."""
+        """(namespace, name) of every DGD recorded in a status on the pass's snapshot -> its request (the first by
+        path keeps a name); built when the first request of a pass needs it, and extended by the requests this
+        pass generates. The statuses read are kept between passes: a later pass re-reads only the folders that
+        changed since (a tree diff), not every status of the repository."""
         if self._claims is None:
+            recorded = self._recorded_deployments(snapshot)
             self._claims = {}
-            for key in sorted(discover_generated(snapshot)):
-                data = snapshot.read(layout.generated_file(*key, STATUS_FILE)) if layout.usable_key(*key) else None
-                dgd = deployment_of(data) if data else None
-                if dgd is not None:
-                    self._claims.setdefault(dgd, key)
+            for key in sorted(recorded):
+                self._claims.setdefault(recorded[key], key)
         return self._claims
+
+    def _recorded_deployments(self, snapshot: Snapshot) -> dict[RequestKey, tuple[str, str]]:
+        """Request -> the DGD its `status.yaml` on `snapshot` records; only changed folders are read again."""
+        if self._deployments is None:
+            recorded: dict[RequestKey, tuple[str, str]] = {}
+            keys = discover_generated(snapshot)
+        else:
+            earlier, known = self._deployments
+            recorded, keys = dict(known), changed_keys(earlier, snapshot)[0]
+        for key in keys:
+            data = snapshot.read(layout.generated_file(*key, STATUS_FILE)) if layout.usable_key(*key) else None
+            dgd = deployment_of(data) if data else None
+            if dgd is None:
+                recorded.pop(key, None)
+            else:
+                recorded[key] = dgd
+        self._deployments = (snapshot, recorded)
+        return recorded
 
     def _dgd_owner(self, snapshot: Snapshot, dgd: tuple[str, str], key: RequestKey) -> RequestKey | None:
         """The other request whose generated DGD has this namespace and name, if any (the first generated
