@@ -105,10 +105,14 @@ def _metric(data: dict, name: str, key: str = "avg") -> float:
 
 
 def _records(path: Path) -> tuple[RequestRecord, ...]:
+    """The measured requests of `profile_export.jsonl`; the warm-up requests (also exported) are left out."""
     records = []
     for line in path.read_text().splitlines():
-        metrics = json.loads(line).get("metrics", {})
+        record = json.loads(line)
+        metrics = record.get("metrics", {})
         if "time_to_first_token" not in metrics or "input_sequence_length" not in metrics:
+            continue
+        if record.get("metadata", {}).get("benchmark_phase") == "warmup":
             continue
         itl = metrics.get("inter_token_latency", {}).get("value")
         records.append(RequestRecord(

@@ -91,6 +91,8 @@ def measure_and_check(dynamo_venv_python: Path, tiny_model_dir: Path) -> None:
         prefill = run_aiperf(aiperf, endpoint, Workload(isl=3000, osl=2, concurrency=1, request_count=12,
                                                          isl_stddev=1500))
         decode = run_aiperf(aiperf, endpoint, Workload(isl=3000, osl=60, concurrency=4, request_count=10))
+    # The measured requests only: AIPerf exports its warm-up requests too (one here, four for decode).
+    assert len(prefill.records) == 12 and len(decode.records) == 10
     ttft = fit([r.isl for r in prefill.records], [r.ttft_ms for r in prefill.records], 2)
     for isl in (1500, 3000, 4500):
         expected = truth.ttft_ms(isl)
