@@ -56,9 +56,18 @@ def request_path(namespace: str, name: str) -> str:
     return f"{REQUESTS_DIR}/{ns}/{nm}{REQUEST_SUFFIX}"
 
 
+def _parts(path: str) -> list[str]:
+    """The segments of `path`, backslashes as separators, as `PurePosixPath(path).parts` gives them (empty and `.`
+    segments dropped, a leading `/` kept as a part; `//` too is one `/` here) without building a path object:
+    this runs for every request of every pass."""
+    normal = path.replace("\\", "/")
+    parts = [segment for segment in normal.split("/") if segment not in ("", ".")]
+    return ["/", *parts] if normal.startswith("/") else parts
+
+
 def parse_request_path(path: str) -> tuple[str, str] | None:
     """`(namespace, name)` for `requests/<namespace>/<name>.yaml`, else None (also for `.yml` or deeper paths)."""
-    parts = PurePosixPath(path.replace("\\", "/")).parts
+    parts = _parts(path)
     if len(parts) != 3 or parts[0] != REQUESTS_DIR or not parts[2].endswith(REQUEST_SUFFIX):
         return None
     namespace, name = parts[1], parts[2][: -len(REQUEST_SUFFIX)]
