@@ -174,6 +174,47 @@ def test_healthz_says_unhealthy_while_passes_keep_failing_and_metrics_count_them
         worker.join(timeout=30)
 
 
+def test_healthz_says_unhealthy_during_a_crash_loop_and_metrics_count_crashed_passes(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """A pass that raises (a bug, not a request's failure) is counted as crashed, three in a row make /healthz
+    503, and the first pass that works again makes it healthy."""
+    from gitops_sla.reconcile import engine
+
+    def crash(snapshot):
+        raise RuntimeError("a bug in the pass")
+
+    monkeypatch.setattr(engine, "load_repo_config", crash)
+    reconciler = Reconciler(Mirror(str(_bare_repository(tmp_path)), tmp_path / "cache"),
+                            InlineBackend(offline_profile, PROFILER_VERSION))
+    loop = WatchLoop(reconciler, interval_s=0.05)
+    host, port = loop.listen("127.0.0.1", 0)
+    worker = threading.Thread(target=loop.run, daemon=True)
+    worker.start()
+    try:
+        for _ in range(600):
+            if loop.failed_in_a_row >= UNHEALTHY_AFTER_FAILED_PASSES:
+                break
+            time.sleep(0.05)
+        health = httpx.get(f"http://{host}:{port}/healthz")
+        assert health.status_code == 503 and health.json()["failedPassesInARow"] >= UNHEALTHY_AFTER_FAILED_PASSES
+        metrics = httpx.get(f"http://{host}:{port}/metrics").text
+        [crashed] = [line for line in metrics.splitlines()
+                     if line.startswith('gitops_sla_reconcile_passes_total{result="crashed"}')]
+        assert float(crashed.split()[1]) >= UNHEALTHY_AFTER_FAILED_PASSES
+        assert worker.is_alive()
+
+        monkeypatch.undo()  # the bug is gone: the next pass works
+        for _ in range(600):
+            if loop.failed_in_a_row == 0:
+                break
+            time.sleep(0.05)
+        health = httpx.get(f"http://{host}:{port}/healthz")
+        assert health.status_code == 200 and health.json()["failedPassesInARow"] == 0
+    finally:
+        loop.stop()
+        worker.join(timeout=30)
+
+
 def test_a_200k_deep_json_body_gets_400_not_a_recursion_error(tmp_path: Path) -> None:
     loop = WatchLoop(_unreachable_reconciler(tmp_path), interval_s=3600)
     host, port = loop.listen("127.0.0.1", 0)

@@ -202,3 +202,37 @@ def test_a_second_request_for_the_same_dgd_name_is_refused_with_both_paths(remot
     person.commit_and_push("a request named like the DGD; first edited")
     later = cached_reconciler(remote, tmp_path / "cache2", profile_cache).run_pass(full=True)
     assert {(o.name, o.action) for o in later.worked} == {("first", "generated"), ("shared", "failed")}
+
+
+def test_any_other_error_on_one_request_is_its_failed_status_and_the_pass_goes_on(
+        remote, tmp_path, profile_cache, monkeypatch):
+    """An error outside profiling (here: writing one request's output raises TypeError, as a bug would) is that
+    request's `Failed` status (GenerationFailed, the error named); the other requests are generated, and the
+    failed one is not retried until it changes."""
+    from gitops_sla.reconcile import engine
+
+    real = engine.out.replicas_plan
+
+    def breaks_on_bad(key, result):
+        if key[1] == "bad":
+            raise TypeError("'NoneType' object is not subscriptable")
+        return real(key, result)
+
+    monkeypatch.setattr(engine.out, "replicas_plan", breaks_on_bad)
+    person = remote.person(tmp_path / "person")
+    person.write("requests/a-team/bad.yaml", request_yaml("bad"))  # sorts before the good one
+    person.write("requests/team-z/chat.yaml", request_yaml("chat"))
+    person.commit_and_push("a request the reconciler fails on, and a good one")
+    reconciler = cached_reconciler(remote, tmp_path / "cache", profile_cache)
+
+    report = reconciler.run_pass(full=True)
+
+    assert report.error is None
+    assert {(o.name, o.action, o.state) for o in report.worked} == {("bad", "failed", "Failed"),
+                                                                    ("chat", "generated", "Deploying")}
+    person.pull()
+    status = yaml.safe_load((person.root / "generated/a-team/bad/status.yaml").read_text())
+    [generated] = [c for c in status["status"]["conditions"] if c["type"] == "SpecGenerated"]
+    assert generated["reason"] == "GenerationFailed" and "TypeError: 'NoneType'" in generated["message"]
+    assert not (person.root / "generated/a-team/bad/dgd.yaml").exists()
+    assert reconciler.run_pass(full=True).worked == []
