@@ -132,7 +132,7 @@ def split_dgd_override(dgd: Mapping[str, Any] | None) -> tuple[dict[str, Any], d
 def request_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The `ProfileRequest` fields a v1beta1 spec says beside the profile config: the image Dynamo 1.x derives
     planner and worker images from, the planner (present, and its settings no flag says), mocker, KV routing, the
-    generated DGD's identity and the rest of `overrides.dgd`."""
+    generated DGD's identity and the rest of `overrides.dgd`, and the GPU budget (`hardware.totalGpus`)."""
     features = _section(spec, "features")
     planner = features.get("planner")
     identity, dgd_override = split_dgd_override(_section(spec, "overrides").get("dgd"))
@@ -146,6 +146,7 @@ def request_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
         "dgd_name": identity.get("name"),
         "labels": dict(identity.get("labels") or {}),
         "annotations": dict(identity.get("annotations") or {}),
+        "total_gpus": _section(spec, "hardware").get("totalGpus"),
     }
 
 

@@ -196,8 +196,9 @@ def _budget_warning(config: ProfileConfig, plan: ReplicaPlan | None, prefill: En
 
 
 def _effective_config(request: ProfileRequest) -> ProfileConfig:
-    """The config with the request's expected load and optimization type (v1beta1's `workload`,
-    `sla.optimizationType`, carried on `ProfileRequest`) filling what the config leaves unset."""
+    """The config with the request's expected load, optimization type and GPU budget (v1beta1's `workload`,
+    `sla.optimizationType`, `hardware.totalGpus`, carried on `ProfileRequest`) filling what the config leaves
+    unset."""
     config = request.config
     load = {"request_rate": request.request_rate, "concurrency": request.concurrency}
     if any(value is not None for value in load.values()) and config.workload == WorkloadConfig():
@@ -205,6 +206,11 @@ def _effective_config(request: ProfileRequest) -> ProfileConfig:
     if request.optimization_type and config.sla.optimization_type is None:
         config = config.model_copy(update={"sla": config.sla.model_copy(
             update={"optimization_type": request.optimization_type})})
+    if request.total_gpus is not None and "max_gpu_budget" not in config.planner_overrides:
+        # v1beta1's `hardware.totalGpus` is the GPU budget "for profiling and deployment": the planner's too,
+        # instead of Dynamo's default of 8 (which caps loads the request's GPUs could serve)
+        config = config.model_copy(update={"planner": {**config.planner,
+                                                       "planner_max_gpu_budget": request.total_gpus}})
     return config
 
 

@@ -27,6 +27,7 @@ class ProfileRequest(BaseModel):
     request_rate: float | None = None  # requests/s
     concurrency: float | None = None  # requests in flight
     optimization_type: Literal["latency", "throughput"] | None = None
+    total_gpus: int | None = None  # v1beta1 `hardware.totalGpus`, the GPU budget: the planner's default budget
     use_mocker: bool = False  # the DGDR's useMocker/deployMocker: render Dynamo mocker workers instead of GPU workers
     # Which Dynamo the DGD is for (0.x: v1alpha1, 1.x: v1beta1), its images and which planner it runs.
     dynamo_version: str = DYNAMO_0_8

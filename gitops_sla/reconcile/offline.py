@@ -37,6 +37,7 @@ def deployment_fields(job: ProfileJob) -> dict[str, Any]:
         "use_mocker": request.mocker,
         "kv_router": request.kv_router,
         "dgd_override": request.dgd_override,
+        "total_gpus": request.total_gpus,
     }
 
 

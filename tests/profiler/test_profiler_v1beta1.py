@@ -4,6 +4,7 @@ the profiler package still imports nothing of gitops_sla."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,19 @@ def test_a_v1beta1_dgdr_profiles_into_a_v1beta1_dgd(tmp_path, capsys) -> None:
     assert types == ["decode", "frontend", "planner", "prefill"]
     assert "planner-config.yaml" in {path.name for path in (tmp_path / "out").iterdir()}
 
+
+
+@pytest.mark.parametrize(("planner", "budget"), [("      min_endpoint: 2\n", 24), ("      max_gpu_budget: 12\n", 12)])
+def test_the_planner_budget_is_the_requests_total_gpus(tmp_path, planner, budget) -> None:
+    """`hardware.totalGpus` is the request's GPU budget: the planner gets it instead of Dynamo's default of 8, which
+    capped loads the request's GPUs could serve; a budget set in `features.planner` wins."""
+    request = tmp_path / "chat.yaml"
+    request.write_text(ZERO_CONFIG.read_text().replace("  autoApply: true\n", "  hardware:\n    gpuSku: h200_sxm\n"
+                                                       "    totalGpus: 24\n  features:\n    planner:\n" + planner))
+    assert request_from_file(request, base_config=None, name=None, namespace=None).total_gpus == 24
+    assert main(["--config", str(request), "--output", str(tmp_path / "out")]) == 0
+    config_map = yaml.safe_load((tmp_path / "out/planner-config.yaml").read_text())
+    assert json.loads(config_map["data"]["planner_config.json"])["max_gpu_budget"] == budget
 
 def test_a_bare_v1beta1_spec_is_read_as_dynamo_1x_profiler_reads_it() -> None:
     request = request_from_file(SPECS / "2_rapid_supported_no_planner_with_load.yaml", base_config=None,
