@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Mapping
 
+import httpx
+
 # `scheme://userinfo@`: the userinfo runs to the last `@` before the host's `/` (a password may hold a raw `@`,
 # which libgit2 and httpx accept), and stops at whitespace so that URLs inside longer text are found too.
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/]*@")
@@ -20,6 +22,14 @@ def redact_url(text: str) -> str:
 def strip_userinfo(url: str) -> str:
     """The URL without any `user:password@` part (for URLs written into generated files)."""
     return _URL_USERINFO.sub(r"\g<scheme>", url, count=1)
+
+
+def http_client_url(url: str) -> tuple[httpx.URL, httpx.BasicAuth | None]:
+    """`url` without its `user:password@`, and those credentials as basic auth (what httpx would send for such a
+    URL): an httpx client built from these sends the same requests but logs each one's URL without a secret."""
+    parsed = httpx.URL(url)
+    return parsed.copy_with(userinfo=b""), httpx.BasicAuth(parsed.username, parsed.password) if parsed.userinfo \
+        else None
 
 
 def resolve_secret(

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from gitops_sla.git.auth import redact_url
+from gitops_sla.secrets import http_client_url
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,10 @@ class PrometheusClient:
         self.display_endpoint = redact_url(self.endpoint)  # for messages: no `user:password@`
         self.dynamo_namespace = dynamo_namespace
         self.model_name = model_name
-        self._http = http or httpx.Client(base_url=self.endpoint, timeout=timeout_s)
+        if http is None:  # httpx logs every request's URL: the client's has no `user:password@`
+            base_url, url_auth = http_client_url(self.endpoint)
+            http = httpx.Client(base_url=base_url, auth=url_auth, timeout=timeout_s)
+        self._http = http
 
     def close(self) -> None:
         self._http.close()

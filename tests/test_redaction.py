@@ -3,15 +3,20 @@ including a password with a raw `@`, and URLs inside longer messages."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import socket
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support.loopback import serve, shut_down
 
 from gitops_sla.forge import ForgeError, ForgeSettings, GitHubForge
 from gitops_sla.git import GitSyncError, Mirror
 from gitops_sla.models import RepoConfig
 from gitops_sla.reconcile.planner_settings import planner_repo_url
 from gitops_sla.secrets import redact_url
+from planner.prometheus import PrometheusClient
 
 
 @pytest.mark.parametrize("url, shown", [
@@ -49,6 +54,64 @@ def test_forge_errors_and_repr_never_show_url_credentials() -> None:
     for text in (str(caught.value), repr(settings), repr(forge)):
         assert "hunter2" not in text and "user" not in text and "forge-token" not in text
         assert "***@127.0.0.1" in text
+
+
+class _Api(BaseHTTPRequestHandler):
+    """Answers every GET with an empty result (a forge's list, Prometheus's query answer) and records the
+    Authorization header it got."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:
+        _Api.seen.append(self.headers.get("Authorization", ""))
+        body = b'{"status": "success", "data": {"result": []}}' if self.path.startswith("/api/v1/query") else b"[]"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def api():
+    _Api.seen = []
+    server = serve(_Api)
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        shut_down(server)
+
+
+def _logged_without_credentials(caplog, address: str) -> None:
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"HTTP Request: GET http://{address}/" in logged
+    assert "p@ss" not in logged and "bot:" not in logged
+    assert _Api.seen and set(_Api.seen) == {"Basic " + base64.b64encode(b"bot:p@ss").decode()}
+
+
+def test_forge_requests_are_logged_without_url_credentials_which_are_still_sent(api, caplog) -> None:
+    """httpx logs each request's URL at INFO (`reconcile -v`); the forge API URL's `user:password@` must not be
+    in it. The credentials still reach the forge, as HTTP basic auth, as before."""
+    forge = GitHubForge(ForgeSettings(f"http://bot:p@ss@{api}", "o/r", "forge-token"))
+    caplog.set_level(logging.DEBUG)
+    try:
+        assert forge.pulls_for_branch("gitops-sla/a/b", "main") == []
+    finally:
+        forge.close()
+    _logged_without_credentials(caplog, api)
+
+
+def test_the_planners_prometheus_queries_are_logged_without_url_credentials(api, caplog) -> None:
+    """The planner logs at INFO by default, so httpx's line per query reached its log with the password."""
+    prometheus = PrometheusClient(f"http://bot:p@ss@{api}", "dynamo", "model")
+    caplog.set_level(logging.DEBUG)
+    try:
+        prometheus.observe(60)
+    finally:
+        prometheus.close()
+    _logged_without_credentials(caplog, api)
 
 
 def test_git_errors_never_show_url_credentials(tmp_path) -> None:

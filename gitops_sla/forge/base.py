@@ -15,7 +15,7 @@ from typing import Literal, Mapping, Protocol
 
 import httpx
 
-from gitops_sla.secrets import redact_url, resolve_secret
+from gitops_sla.secrets import http_client_url, redact_url, resolve_secret
 
 ENV_KIND = "GITOPS_SLA_FORGE_KIND"
 ENV_API_URL = "GITOPS_SLA_FORGE_API_URL"
@@ -168,7 +168,8 @@ class RestForge:
                  timeout_s: float = 30.0):
         self.settings = settings
         self._auth = auth_header
-        self._client = httpx.Client(base_url=settings.api_url, timeout=timeout_s,
+        base_url, url_auth = http_client_url(settings.api_url)  # httpx logs every request's URL
+        self._client = httpx.Client(base_url=base_url, auth=url_auth, timeout=timeout_s,
                                     headers={"User-Agent": "gitops-sla", **headers})
 
     def __repr__(self) -> str:
