@@ -35,6 +35,7 @@ from gitops_sla.reconcile.inputs import (
 from gitops_sla.reconcile.output import pr_branch
 from gitops_sla.reconcile.planner_settings import RepoPlannerKeys
 from gitops_sla.reconcile.readiness import DeploymentReader, DeploymentReadError
+from gitops_sla.secrets import redact_url
 from gitops_sla.yamlsafe import YamlError, dump_yaml, load_yaml
 
 COLUMNS = ("NAME", "NAMESPACE", "MODEL", "BACKEND", "STATE", "SLA MET", "AGE")
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if mirror.head(args.branch) is None:
-        print(f"error: branch '{args.branch}' does not exist in {args.repo}", file=sys.stderr)
+        print(f"error: branch '{args.branch}' does not exist in {redact_url(args.repo)}", file=sys.stderr)
         return 1
     rows = collect_rows(mirror, args.branch, PROFILER_VERSION)
     live = None

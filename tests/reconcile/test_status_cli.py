@@ -63,3 +63,11 @@ def test_reconcile_once_command(remote, tmp_path, profile_cache, capsys, monkeyp
     monkeypatch.setenv("GITOPS_SLA_GIT_TOKEN", "not-the-token")
     assert main([*args[:-2], "--cache-dir", str(tmp_path / "d")]) == 1
     assert "not-the-token" not in capsys.readouterr().err
+
+
+def test_status_on_a_missing_branch_names_the_repository_without_its_password(remote, tmp_path, capsys):
+    authed = remote.url.replace("http://", f"http://{remote.server.username}:{remote.server.password}@")
+    assert main(["status", "--repo", authed, "--branch", "nope", "--cache-dir", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "branch 'nope' does not exist in http://***@127.0.0.1:" in err
+    assert remote.server.password not in err
