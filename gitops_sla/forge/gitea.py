@@ -9,20 +9,18 @@ fewer per page than asked) and filtered here. Statuses take GitHub's four states
 
 from __future__ import annotations
 
-from gitops_sla.forge.base import CommitState, ForgeError, ForgeSettings, PullRequest, RestForge, parse_json
-from gitops_sla.forge.github import github_pull
+from gitops_sla.forge.base import ForgeError, PullRequest, parse_json
+from gitops_sla.forge.github import GitHubForge, github_pull
 
 PAGE_SIZE = 50
 MAX_PAGES = 100  # 5000 pull requests into one branch at Gitea's default page size
 
 
-class GiteaForge(RestForge):
-    """Gitea API v1 pull requests of one repository (`owner/name`)."""
+class GiteaForge(GitHubForge):
+    """Gitea API v1 pull requests of one repository (`owner/name`): GitHub's calls, Gitea's listing."""
 
-    def __init__(self, settings: ForgeSettings, timeout_s: float = 30.0):
-        super().__init__(settings, {"Accept": "application/json"}, ("Authorization", f"token {settings.token}"),
-                         timeout_s)
-        self._prefix = f"/repos/{settings.repo}"
+    headers = {"Accept": "application/json"}
+    token_scheme = "token"
 
     def pulls_for_branch(self, head: str, base: str) -> list[PullRequest]:
         """Every pull request (open, closed or merged) from `head` into `base`, newest first."""
@@ -42,21 +40,3 @@ class GiteaForge(RestForge):
             if not items or (total.isdigit() and seen >= int(total)):
                 break
         return sorted(found, key=lambda p: -p.number)
-
-    def create_pull(self, head: str, base: str, title: str, body: str) -> PullRequest:
-        response = self._call("POST", f"{self._prefix}/pulls", json={"head": head, "base": base, "title": title,
-                                                                     "body": body})
-        return github_pull(parse_json(response, "POST /pulls"), "POST /pulls")
-
-    def update_pull(self, number: int, title: str, body: str) -> PullRequest:
-        response = self._call("PATCH", f"{self._prefix}/pulls/{number}", json={"title": title, "body": body})
-        return github_pull(parse_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
-
-    def close_pull(self, number: int) -> PullRequest:
-        response = self._call("PATCH", f"{self._prefix}/pulls/{number}", json={"state": "closed"})
-        return github_pull(parse_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
-
-    def set_commit_status(self, sha: str, state: CommitState, context: str, description: str) -> None:
-        """A commit status under `context`; Gitea's states include GitHub's four unchanged."""
-        self._call("POST", f"{self._prefix}/statuses/{sha}", json={"state": state, "context": context,
-                                                                    "description": description[:140]})

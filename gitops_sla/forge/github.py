@@ -6,6 +6,8 @@ close it; set a commit status. Merged and closed pull requests are recognised fr
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from gitops_sla.forge.base import CommitState, ForgeError, ForgeSettings, PullRequest, RestForge, parse_json
 
 
@@ -28,11 +30,14 @@ def github_pull(data: object, call: str = "the forge") -> PullRequest:
 
 
 class GitHubForge(RestForge):
-    """GitHub REST v3 pull requests of one repository (`Authorization: Bearer TOKEN`)."""
+    """GitHub REST v3 pull requests of one repository (`Authorization: Bearer TOKEN`). Gitea's API has the same
+    calls: `GiteaForge` changes only the headers, the token's scheme and how pull requests are listed."""
+
+    headers: ClassVar[dict[str, str]] = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    token_scheme: ClassVar[str] = "Bearer"
 
     def __init__(self, settings: ForgeSettings, timeout_s: float = 30.0):
-        super().__init__(settings, {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
-                         ("Authorization", f"Bearer {settings.token}"), timeout_s)
+        super().__init__(settings, self.headers, ("Authorization", f"{self.token_scheme} {settings.token}"), timeout_s)
         self._prefix = f"/repos/{settings.repo}"
 
     def pulls_for_branch(self, head: str, base: str) -> list[PullRequest]:
@@ -57,6 +62,7 @@ class GitHubForge(RestForge):
         return github_pull(parse_json(response, f"PATCH /pulls/{number}"), f"PATCH /pulls/{number}")
 
     def set_commit_status(self, sha: str, state: CommitState, context: str, description: str) -> None:
-        """A commit status (`pending`, `success`, `failure`, `error`: GitHub's own) under `context`."""
+        """A commit status (`pending`, `success`, `failure`, `error`: GitHub's own, and among Gitea's) under
+        `context`."""
         self._call("POST", f"{self._prefix}/statuses/{sha}", json={"state": state, "context": context,
                                                                     "description": description[:140]})

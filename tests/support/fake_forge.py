@@ -4,7 +4,8 @@ A pull request is `{number, state: open|closed|merged, head, base, sha, title, b
 forge's JSON and routes its forge's calls (`route`). An open pull request's `sha` follows its branch (read from
 the real bare repository through `branch_sha`), a merged or closed one keeps the sha it had. Tests merge or
 close pull requests with `merge()`/`close()`, as a person would on the web page. Commit statuses are kept in
-`statuses` as `{sha, state, context, description}` with the forge's own state names.
+`statuses` as `{sha, state, context, description}` with the forge's own state names. `RepoPullsFake` routes
+the calls GitHub and Gitea share; their fakes add only what differs (listing, refusals, states, links).
 """
 
 from __future__ import annotations
@@ -131,3 +132,69 @@ class FakeForge:
 
 def is_sha(text: str) -> bool:
     return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+# `state` of a list call -> the pull requests' states it lists (a merged one is also closed)
+STATE_FILTERS = {"all": ("open", "closed", "merged"), "closed": ("closed", "merged")}
+
+
+class RepoPullsFake(FakeForge):
+    """The calls GitHub and Gitea share, in GitHub's shape: `/repos/{owner}/{repo}/pulls` (list, create),
+    `/pulls/{number}` (get, PATCH title/body/state; a merged one stays merged), `/statuses/{sha}`. A subclass
+    says how pull requests are listed (`list_pulls`), what creating one needs and how the forge refuses it,
+    which commit states it takes, and its web links."""
+
+    pull_web_path = "pull"  # `https://<forge>/{owner}/{repo}/<pull_web_path>/{number}`
+    web_host = ""
+    status_states: tuple[str, ...] = ()
+    create_needs: tuple[str, ...] = ("head", "base")  # payload fields a new pull request must have
+
+    def render(self, pull: dict) -> dict:
+        merged = pull["state"] == "merged"
+        return {"number": pull["number"], "state": "closed" if merged else pull["state"], "title": pull["title"],
+                "body": pull["body"], "merged": merged, "merged_at": "2026-01-01T00:00:00Z" if merged else None,
+                "html_url": f"https://{self.web_host}/{self.owner}/{self.repo}/{self.pull_web_path}/{pull['number']}",
+                "head": {"ref": pull["head"], "sha": pull["sha"]}, "base": {"ref": pull["base"]}}
+
+    def list_pulls(self, query: dict[str, list[str]], states: tuple[str, ...]) -> Reply:
+        raise NotImplementedError
+
+    def refuse_status(self, sha: str, payload: dict) -> Reply | None:
+        """The forge's answer to a status it refuses (unknown state, not a commit id); None to accept it."""
+        raise NotImplementedError
+
+    def refuse_invalid_pull(self) -> Reply:
+        """The answer when a field in `create_needs` is missing or the head branch does not exist."""
+        raise NotImplementedError
+
+    def refuse_second_pull(self, head: str, base: str) -> Reply:
+        """The answer when a pull request for `head` into `base` is already open."""
+        raise NotImplementedError
+
+    def route(self, method: str, path: str, query: dict[str, list[str]], payload: dict) -> Reply:
+        prefix = f"/repos/{self.owner}/{self.repo}"
+        if method == "POST" and path.startswith(f"{prefix}/statuses/"):
+            sha = path.rsplit("/", 1)[1]
+            refused = self.refuse_status(sha, payload)
+            if refused is not None:
+                return refused
+            return 201, self.add_status(sha, payload["state"], payload.get("context") or "default",
+                                        payload.get("description"))
+        rest = path[len(f"{prefix}/pulls"):].strip("/") if path.startswith(f"{prefix}/pulls") else None
+        if rest == "" and method == "GET":
+            state = query.get("state", ["open"])[0]
+            return self.list_pulls(query, STATE_FILTERS.get(state, (state,)))
+        if rest == "" and method == "POST":
+            head, base = payload.get("head") or "", payload.get("base") or ""
+            if not all(payload.get(name) for name in self.create_needs) or self.branch_sha(head) is None:
+                return self.refuse_invalid_pull()
+            pull = self.add_pull(head, base, payload.get("title") or "", payload.get("body") or "")
+            return self.refuse_second_pull(head, base) if pull is None else (201, self.render(pull))
+        if rest and rest.isdigit() and 0 < int(rest) <= len(self.pulls):
+            pull = self.refresh(self.pulls[int(rest) - 1])
+            if method == "PATCH":
+                for key in ("title", "body", "state"):
+                    if key in payload and not (key == "state" and pull["state"] == "merged"):
+                        pull[key] = payload[key]
+            return 200, self.render(pull)
+        return NOT_FOUND

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.support.fake_forge import NOT_FOUND, FakeForge, Reply, is_sha
-
-STATES = ("pending", "success", "error", "failure", "warning")
+from tests.support.fake_forge import RepoPullsFake, Reply, is_sha
 
 
 @dataclass
-class FakeGitea(FakeForge):
+class FakeGitea(RepoPullsFake):
     page_size: int = 50
     kind = "gitea"
     api_path = "/api/v1"
+    web_host = "gitea.example"
+    pull_web_path = "pulls"
+    status_states = ("pending", "success", "error", "failure", "warning")
 
     def authorized(self, headers) -> bool:
         return headers.get("Authorization") == f"token {self.token}"
@@ -33,44 +34,22 @@ class FakeGitea(FakeForge):
         return 401, {"message": "token is required", "url": "https://gitea.example/api/swagger"}
 
     def render(self, pull: dict) -> dict:
-        merged = pull["state"] == "merged"
-        return {"id": 1000 + pull["number"], "number": pull["number"], "state": "closed" if merged else pull["state"],
-                "title": pull["title"], "body": pull["body"], "merged": merged,
-                "merged_at": "2026-01-01T00:00:00Z" if merged else None,
-                "html_url": f"https://gitea.example/{self.owner}/{self.repo}/pulls/{pull['number']}",
-                "head": {"ref": pull["head"], "sha": pull["sha"], "label": pull["head"]},
-                "base": {"ref": pull["base"], "label": pull["base"]}}
+        rendered = super().render(pull)
+        rendered["head"]["label"], rendered["base"]["label"] = pull["head"], pull["base"]
+        return {"id": 1000 + pull["number"], **rendered}
 
-    def route(self, method: str, path: str, query: dict[str, list[str]], payload: dict) -> Reply:
-        prefix = f"/repos/{self.owner}/{self.repo}"
-        if method == "POST" and path.startswith(f"{prefix}/statuses/"):
-            sha = path.rsplit("/", 1)[1]
-            if payload.get("state") not in STATES or not is_sha(sha):
-                return 422, {"message": "invalid state or sha"}
-            return 201, self.add_status(sha, payload["state"], payload.get("context") or "default",
-                                        payload.get("description"))
-        rest = path[len(f"{prefix}/pulls"):].strip("/") if path.startswith(f"{prefix}/pulls") else None
-        if rest == "" and method == "GET":
-            state = query.get("state", ["open"])[0]
-            states = {"all": ("open", "closed", "merged"), "closed": ("closed", "merged")}.get(state, (state,))
-            found = self.find_pulls(None, query.get("base_branch", [""])[0], states)
-            limit = min(int(query.get("limit", [str(self.page_size)])[0]) or self.page_size, self.page_size)
-            page = max(int(query.get("page", ["1"])[0]), 1)
-            return 200, [self.render(p) for p in found[(page - 1) * limit:page * limit]], \
-                {"X-Total-Count": str(len(found))}
-        if rest == "" and method == "POST":
-            head, base = payload.get("head") or "", payload.get("base") or ""
-            if not head or not base or self.branch_sha(head) is None:
-                return 404, {"message": "The target couldn't be found."}
-            pull = self.add_pull(head, base, payload.get("title") or "", payload.get("body") or "")
-            if pull is None:
-                return 409, {"message": f"pull request already exists for these targets [head: {head}, base: {base}]"}
-            return 201, self.render(pull)
-        if rest and rest.isdigit() and 0 < int(rest) <= len(self.pulls):
-            pull = self.refresh(self.pulls[int(rest) - 1])
-            if method == "PATCH":
-                for key in ("title", "body", "state"):
-                    if key in payload and not (key == "state" and pull["state"] == "merged"):
-                        pull[key] = payload[key]
-            return 200, self.render(pull)
-        return NOT_FOUND
+    def list_pulls(self, query: dict[str, list[str]], states: tuple[str, ...]) -> Reply:
+        found = self.find_pulls(None, query.get("base_branch", [""])[0], states)
+        limit = min(int(query.get("limit", [str(self.page_size)])[0]) or self.page_size, self.page_size)
+        page = max(int(query.get("page", ["1"])[0]), 1)
+        return 200, [self.render(p) for p in found[(page - 1) * limit:page * limit]], {"X-Total-Count": str(len(found))}
+
+    def refuse_status(self, sha: str, payload: dict) -> Reply | None:
+        return None if payload.get("state") in self.status_states and is_sha(sha) else \
+            (422, {"message": "invalid state or sha"})
+
+    def refuse_invalid_pull(self) -> Reply:
+        return 404, {"message": "The target couldn't be found."}
+
+    def refuse_second_pull(self, head: str, base: str) -> Reply:
+        return 409, {"message": f"pull request already exists for these targets [head: {head}, base: {base}]"}
