@@ -36,6 +36,12 @@ def test_bad_kind_or_missing_api_url_is_a_clear_error():
         ForgeSettings.resolve(kind="gitlab", token="t", repo="o/r", env={})
 
 
+def test_a_local_path_or_a_one_part_url_path_names_no_forge_repository():
+    for url in ("/srv/git/gitops.git", "file:///srv/git/team/gitops.git", "http://127.0.0.1:8080/gitops.git"):
+        assert repo_path_from_url(url) is None and repo_path_from_url(url, "gitlab") is None, url
+    assert repo_path_from_url("https://bot:p@ss@github.com/org/gitops.git") == "org/gitops"
+
+
 def test_gitlab_takes_the_full_project_path_of_the_remote():
     assert repo_path_from_url("https://gitlab.example/group/sub/name.git", "gitlab") == "group/sub/name"
     assert repo_path_from_url("git@gitlab.example:group/sub/name.git", "gitlab") == "group/sub/name"

@@ -34,7 +34,6 @@ from gitops_sla import layout
 from gitops_sla.cluster.errors import ClusterConfigError
 from gitops_sla.forge import FORGE_KINDS, Forge, ForgeError, ForgeSettings, open_forge
 from gitops_sla.forge.base import ENV_KIND as ENV_FORGE_KIND
-from gitops_sla.forge.base import ENV_REPO as ENV_FORGE_REPO
 from gitops_sla.git import GitCredentials, GitSyncError, Mirror, SshKey
 from gitops_sla.models import RepoConfig
 from gitops_sla.models.repo_config import is_remote_url
@@ -76,14 +75,13 @@ def _repo_config(mirror: Mirror, branch: str) -> RepoConfig:
 def resolve_forge(args: argparse.Namespace, mirror: Mirror) -> Forge | None:
     """The forge for pull requests and commit statuses. Where credentials go and which files or variables hold
     them is the operator's choice: the kind, the API URL and the token come from flags and GITOPS_SLA_FORGE_*
-    variables only, never from the repository. gitops-sla.yaml may name the repository (`owner`/`repository`)
-    when the operator names none."""
+    variables only, never from the repository. The forge repository is the operator's (`--forge-repo`), else the
+    Git remote's; gitops-sla.yaml's `owner`/`repository` only where the remote URL names none."""
     section = _repo_config(mirror, args.branch).forge if mirror.head(args.branch) else None
     settings = ForgeSettings.resolve(
-        kind=getattr(args, "forge", None), api_url=args.forge_api_url,
-        repo=args.forge_repo or os.environ.get(ENV_FORGE_REPO) or (
-            f"{section.owner}/{section.repository}" if section else None),
+        kind=getattr(args, "forge", None), api_url=args.forge_api_url, repo=args.forge_repo,
         token_file=args.forge_token_file, remote_url=mirror.url,
+        repo_config=f"{section.owner}/{section.repository}" if section else None,
     )
     return open_forge(settings) if settings else None
 

@@ -7,6 +7,7 @@ The token is sent in a header only; it never appears in errors, logs or `repr`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Literal, Mapping, Protocol
 import httpx
 
 from gitops_sla.secrets import http_client_url, redact_url, resolve_secret
+
+log = logging.getLogger(__name__)
 
 ENV_KIND = "GITOPS_SLA_FORGE_KIND"
 ENV_API_URL = "GITOPS_SLA_FORGE_API_URL"
@@ -99,12 +102,14 @@ class ForgeSettings:
         token: str | None = None,
         token_file: str | Path | None = None,
         remote_url: str | None = None,
+        repo_config: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> "ForgeSettings | None":
         """Explicit values, then `GITOPS_SLA_FORGE_*` variables; the kind is `github` unless given or
         unambiguous from the API URL (`.../api/v4`: GitLab, `.../api/v1`: Gitea); `repo` defaults to the
-        repository path of the Git remote URL. None when no token is configured (pull-request mode then
-        reports an error)."""
+        repository path of the Git remote URL, else to `repo_config` (what the repository's gitops-sla.yaml
+        names, which may not point the token at another repository: ignored with a warning when the URL names
+        another). None when no token is configured (pull-request mode then reports an error)."""
         env = os.environ if env is None else env
         secret = resolve_secret(value=token, file=token_file, env=env, env_var=ENV_TOKEN,
                                 env_file_var=ENV_TOKEN_FILE, what="forge token", error=ForgeError)
@@ -121,7 +126,13 @@ class ForgeSettings:
                 raise ForgeError(f"a {kind} forge needs its API URL: pass --forge-api-url or set {ENV_API_URL} "
                                  f"(for example {example})")
             api_url = DEFAULT_API_URL
-        repo = repo or env.get(ENV_REPO) or (repo_path_from_url(remote_url, kind) if remote_url else None)
+        remote_repo = repo_path_from_url(remote_url, kind) if remote_url else None
+        repo = repo or env.get(ENV_REPO)
+        if not repo and repo_config and remote_repo and repo_config.lower() != remote_repo.lower():
+            log.warning("gitops-sla.yaml names the forge repository %s, but the reconciler's Git remote is %s: "
+                        "ignored, pull requests go to %s (the operator may name another with --forge-repo or %s)",
+                        repo_config, remote_repo, remote_repo, ENV_REPO)
+        repo = repo or remote_repo or repo_config
         if not repo:
             raise ForgeError(f"no forge repository: pass --forge-repo OWNER/NAME or set {ENV_REPO}")
         return cls(api_url, repo, secret, kind)  # type: ignore[arg-type]
@@ -137,20 +148,25 @@ def infer_kind(api_url: str) -> ForgeKind:
     return "github"
 
 
+# A remote URL's repository path: `scheme://host[:port]/PATH` or scp-like `user@host:PATH` (never a local path)
+_REMOTE_PATH = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+/|[^@/:]+@[^:/]+:)(?P<path>[^:]+?)(?:\.git)?/*$")
+
+
 def owner_repo_from_url(url: str) -> str | None:
-    """`https://github.com/org/repo.git` or `git@github.com:org/repo.git` -> `org/repo`."""
-    match = re.search(r"[/:]([^/:]+)/([^/]+?)(?:\.git)?/?$", url)
-    return f"{match.group(1)}/{match.group(2)}" if match else None
+    """`https://github.com/org/repo.git` or `git@github.com:org/repo.git` -> `org/repo` (the last two parts of
+    the path); None for a URL whose path has one part, or a local path."""
+    return repo_path_from_url(url, "github")
 
 
 def repo_path_from_url(url: str, kind: str = "github") -> str | None:
     """The repository of a Git URL as the forge names it: `owner/name`, or GitLab's full project path
-    (`https://gitlab.example.com/group/sub/name.git` -> `group/sub/name`)."""
-    if kind != "gitlab":
-        return owner_repo_from_url(url)
-    match = re.match(r"^(?:[a-z+]+://[^/]+/|[^@/:]+@[^:/]+:)(?P<path>[^:]+?)(?:\.git)?/?$", url)
-    path = match.group("path").strip("/") if match else ""
-    return path if "/" in path else None
+    (`https://gitlab.example.com/group/sub/name.git` -> `group/sub/name`); None when the URL names none (a local
+    path, a path of one part)."""
+    match = _REMOTE_PATH.match(url)
+    parts = [part for part in match.group("path").split("/") if part] if match else []
+    if len(parts) < 2:
+        return None
+    return "/".join(parts if kind == "gitlab" else parts[-2:])
 
 
 def parse_json(response: httpx.Response, call: str) -> object:

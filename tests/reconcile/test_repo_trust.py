@@ -106,3 +106,34 @@ def test_the_repository_cannot_send_credentials_to_its_own_host(git_server, tmp_
         assert catcher.seen == []
     finally:
         fake.stop()
+
+
+def test_the_repository_cannot_point_pull_requests_at_another_repository(git_server, tmp_path, profile_cache,
+                                                                          monkeypatch, caplog):
+    """gitops-sla.yaml's forge.owner/repository names another repository the token may reach: ignored with a
+    warning; the pull request goes to the Git remote's own repository (org/gitops), and no call names the other."""
+    config = "targetBranch: main\ndefaultMode: pull-request\nforge:\n  owner: other\n  repository: victim\n"
+    remote = seed_remote(git_server, tmp_path, "org/gitops", config=config)
+    fake = FakeGitHub("org", "gitops", "forge-canary", remote.branch_sha).start()
+    try:
+        monkeypatch.delenv("GITOPS_SLA_FORGE_REPO", raising=False)
+        monkeypatch.delenv("GITOPS_SLA_FORGE_TOKEN_FILE", raising=False)
+        monkeypatch.setenv("GITOPS_SLA_FORGE_TOKEN", "forge-canary")
+        monkeypatch.setenv("GITOPS_SLA_FORGE_API_URL", fake.api_url)
+        mirror = remote.mirror(tmp_path / "cache")
+        mirror.fetch()
+
+        forge = resolve_forge(_args(), mirror)
+
+        assert forge is not None and forge.settings.repo == "org/gitops"
+        assert any("other/victim" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
+        person = remote.person(tmp_path / "person")
+        person.write("requests/team-a/chat.yaml", request_yaml("chat", auto_apply=False))
+        person.commit_and_push("add chat for review")
+        report = cached_reconciler(remote, tmp_path / "cache", profile_cache, forge=forge).run_pass(full=True)
+        assert [(o.action, o.state) for o in report.worked] == [("pull-request", "Pending")]
+        assert len(fake.pulls) == 1 and not any("/other/" in path for _, path in fake.calls)
+        assert resolve_forge(argparse.Namespace(**{**vars(_args()), "forge_repo": "other/victim"}),
+                             mirror).settings.repo == "other/victim"  # the operator may choose it
+    finally:
+        fake.stop()
