@@ -69,13 +69,16 @@ class Workload:
 def aiperf_command(executable: Path, endpoint: ServingEndpoint, workload: Workload, artifacts: Path) -> list[str]:
     """Dynamo's profiler flags (`utils/aiperf.py`) for one run, with prompts of random tokens (what vLLM's
     `random` benchmark dataset sends) instead of AIPerf's default Shakespeare corpus, which it tokenizes anew in
-    every run: the engines' timing does not depend on the text."""
+    every run: the engines' timing does not depend on the text. Every prompt starts with its own marker: AIPerf's
+    prompts for one seed share their beginnings (a 4,500-token prompt began with the 1,500-token one), and an
+    engine's prefix cache then served part of the prompt, so its TTFT measured a shorter prefill."""
     osl = str(workload.osl)
     return [
         str(executable), "profile", "--model", endpoint.model, "--url", endpoint.url, "--endpoint-type", "chat",
         "--streaming", "--tokenizer", str(endpoint.tokenizer_dir),
         "--synthetic-input-tokens-mean", str(workload.isl), "--synthetic-input-tokens-stddev", str(workload.isl_stddev),
         "--prompt-corpus", "random",  # token ids drawn from the vocabulary: no corpus to tokenize (~10 s a run)
+        "--cache-bust", "first-turn-prefix",  # a unique first block per prompt: no prefix-cache hit shortens a TTFT
         "--output-tokens-mean", osl, "--output-tokens-stddev", "0",
         "--extra-inputs", f"max_tokens:{osl}", "--extra-inputs", f"min_tokens:{osl}", "--extra-inputs", "ignore_eos:true",
         "--concurrency", str(workload.concurrency), "--request-count", str(workload.request_count),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from profiler.engines import EngineMapping, ProviderOptions, create
 from profiler.engines.timing import mocker_npz, reference_curves
@@ -27,6 +28,13 @@ MODEL = "Qwen/Qwen3-0.6B"
 TTFT_OVERHEAD_MS = (0.0, 120.0)
 TTFT_RELATIVE = 0.15
 ITL_RELATIVE = 0.20
+
+
+def _cached_prompt_tokens(metrics_url: str) -> float:
+    """Prompt tokens the engines served from their prefix cache (the frontend's `dynamo_frontend_cached_tokens`)."""
+    text = httpx.get(metrics_url, timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "dynamo_frontend_cached_tokens_sum")
 
 
 def _listeners(pids: set[int]) -> list[str]:
@@ -91,6 +99,9 @@ def measure_and_check(dynamo_venv_python: Path, tiny_model_dir: Path) -> None:
         prefill = run_aiperf(aiperf, endpoint, Workload(isl=3000, osl=2, concurrency=1, request_count=12,
                                                          isl_stddev=1500))
         decode = run_aiperf(aiperf, endpoint, Workload(isl=3000, osl=60, concurrency=4, request_count=10))
+        # Every prompt was prefilled whole: AIPerf's prompts for one seed share their beginnings, and without a
+        # marker of its own at the start of each the mocker's prefix cache served up to 1,800 tokens of some.
+        assert _cached_prompt_tokens(endpoint.metrics_url) == 0
     # The measured requests only: AIPerf exports its warm-up requests too (one here, four for decode).
     assert len(prefill.records) == 12 and len(decode.records) == 10
     ttft = fit([r.isl for r in prefill.records], [r.ttft_ms for r in prefill.records], 2)
