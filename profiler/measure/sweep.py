@@ -10,13 +10,15 @@ Far fewer runs than Dynamo's online sweep (a deployment per candidate and an AIP
   lengths spread around the SLA's ISL, TTFT over ISL fitted from its per-request records (outliers left out);
 - decode starts at the largest concurrency predicted within the ITL target (prior; else the smallest), then
   goes to the largest concurrency predicted within it by the prior scaled to the measured point (two points: the
-  line through them), and stops once the target is bracketed, its last point where the line meets the target.
+  line through them), and stops once the target is bracketed, its last point where the line meets the target, or
+  once the line puts the next candidate more than `UNCERTAINTY` past the target (`next_decode_concurrency`).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,33 +147,15 @@ class _Sweep:
             itl = self._predict(parallel, found, concurrency)
             return itl is not None and itl <= target
 
-        concurrency = max((c for c in candidates if within(c)), default=candidates[0])
+        concurrency: int | None = max((c for c in candidates if within(c)), default=candidates[0])
         for _ in range(MAX_DECODE_RUNS):
+            if concurrency is None:
+                break
             workload = Workload(isl=sla.isl, osl=osl, concurrency=concurrency, request_count=3 * concurrency + 2)
             run = self._run(endpoint, mapping, f"ITL at concurrency {concurrency}", workload)
             found.runs += 1
             found.decode = sorted(found.decode + [(concurrency, run.itl_ms, run.output_tokens_per_s / mapping.num_gpus)])
-            measured = {c for c, _, _ in found.decode}
-            passing = [c for c, itl, _ in found.decode if itl <= target]
-            best = max(passing, default=None)
-            failing = [c for c, itl, _ in found.decode if itl > target and (best is None or c > best)]
-            if best is None:  # everything measured is past the target: the largest lower one predicted within
-                lower = [c for c in candidates if c < min(measured)]
-                if not lower:
-                    break
-                concurrency = max((c for c in lower if within(c)), default=lower[0])
-            elif not failing:  # not yet past the target: the largest candidate predicted within it
-                higher = [c for c in candidates if c > best and c not in measured]
-                if not higher:
-                    break
-                concurrency = max((c for c in higher if within(c)), default=higher[0])
-            else:  # bracketed: the bend, where the fitted line meets the target, if it lies strictly between
-                line = fit([c for c, _, _ in found.decode], [i for _, i, _ in found.decode], 1)
-                slope = line.coefficients[1] if len(line.coefficients) > 1 else 0.0
-                bend = int((target - line.coefficients[0]) / slope) if slope > 0 else best
-                if not best < bend < min(failing) or bend in measured:
-                    break
-                concurrency = bend
+            concurrency = next_decode_concurrency([(c, itl) for c, itl, _ in found.decode], candidates, target, within)
 
     # ---- which mappings ----------------------------------------------------------------------
     def result(self, seconds: float) -> MeasuredSweep:
@@ -198,6 +182,37 @@ def _interpolate(points: dict[int, float], x: float) -> float:
         if x <= right:
             return points[left] + (points[right] - points[left]) * (x - left) / (right - left)
     return points[xs[-1]]
+
+
+def next_decode_concurrency(measured: list[tuple[int, float]], candidates: list[int], target: float,
+                            within: Callable[[int], bool]) -> int | None:
+    """The next concurrency to measure on a decode engine, or None when its best point within the ITL `target` is
+    known. `measured`: (concurrency, ITL ms) so far; `within(c)`: whether c is predicted to meet the target.
+
+    - all measured points miss the target: the largest lower candidate predicted within it;
+    - none misses yet: the largest higher candidate predicted within it, unless the line through two or more
+      measured points puts the next candidate past the target by more than `UNCERTAINTY` (a sweep stops once it
+      is past the SLA);
+    - bracketed: where the line through the points meets the target, if that lies strictly between and is new.
+    """
+    done = {c for c, _ in measured}
+    passing = [c for c, itl in measured if itl <= target]
+    best = max(passing, default=None)
+    if best is None:
+        lower = [c for c in candidates if c < min(done)]
+        return max((c for c in lower if within(c)), default=lower[0]) if lower else None
+    failing = [c for c, itl in measured if itl > target and c > best]
+    line = fit([c for c, _ in measured], [itl for _, itl in measured], 1) if len(measured) >= 2 else None
+    if not failing:
+        higher = [c for c in candidates if c > best and c not in done]
+        if not higher:
+            return None
+        if line is not None and line(higher[0]) > target * (1 + UNCERTAINTY):
+            return None
+        return max((c for c in higher if within(c)), default=higher[0])
+    slope = line.coefficients[1] if line is not None and len(line.coefficients) > 1 else 0.0
+    bend = int((target - line.coefficients[0]) / slope) if line is not None and slope > 0 else best
+    return bend if best < bend < min(failing) and bend not in done else None
 
 
 def _could_win(labels: list[ParallelMapping], latency: dict, thpt: dict, target: float) -> list[ParallelMapping]:

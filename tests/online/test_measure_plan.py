@@ -6,7 +6,7 @@ from __future__ import annotations
 from profiler.config import ProfileConfig
 from profiler.estimate.sweep import DecodePoint, PrefillPoint, SweepResult
 from profiler.measure.fit import fit
-from profiler.measure.sweep import _estimated_candidates
+from profiler.measure.sweep import _estimated_candidates, next_decode_concurrency
 from profiler.search_space import ParallelMapping
 
 TP = {n: ParallelMapping("TP", n) for n in (1, 2, 4, 8)}
@@ -52,3 +52,29 @@ def test_a_request_that_met_a_busy_machine_does_not_bend_the_fit():
     ys[4] += 400  # one request waited for the CPU
     curve = fit(xs, ys, 1)
     assert abs(curve(3000) - 220) < 1e-6
+
+
+def _line_within(measured, target):
+    line = fit([c for c, _ in measured], [itl for _, itl in measured], 1)
+    return lambda c: line(c) <= target
+
+
+def test_a_decode_sweep_stops_once_the_line_is_past_the_target():
+    # TP=1 of the reference curves (ITL 7 + 4.6 c ms): 1 and 3 meet 20 ms; the line puts 5 at 28 ms, 40 % past it.
+    measured = [(1, 10.5), (3, 19.3)]
+    candidates = [1, 3, 5, 7, 9, 12]
+    assert next_decode_concurrency(measured, candidates, 20.0, _line_within(measured, 20.0)) is None
+    # Within UNCERTAINTY of the target, 5 is measured: the prediction may be wrong by that much.
+    closer = [(1, 10.5), (3, 16.0)]
+    assert next_decode_concurrency(closer, candidates, 20.0, _line_within(closer, 20.0)) == 5
+
+
+def test_a_decode_sweep_brackets_the_target_and_measures_where_the_line_meets_it():
+    candidates = [1, 3, 5, 7, 9, 12]
+    one = [(1, 8.0)]
+    assert next_decode_concurrency(one, candidates, 20.0, lambda c: False) == 3  # no prediction: the next one up
+    bracketed = [(1, 8.0), (3, 12.0), (9, 26.0)]  # 20 ms lies between 3 and 9; the line meets it at ~6.7
+    assert next_decode_concurrency(bracketed, candidates, 20.0, lambda c: False) == 6
+    too_slow = [(3, 25.0)]  # everything measured misses: the largest lower candidate predicted within, else the lowest
+    assert next_decode_concurrency(too_slow, candidates, 20.0, lambda c: False) == 1
+    assert next_decode_concurrency([(1, 25.0)], candidates, 20.0, lambda c: True) is None
