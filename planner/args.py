@@ -105,6 +105,7 @@ class PlannerSettings:
     scale_down_stabilization: int
     max_step: int
     prefill_utilization: float
+    prefix_cache_discount: bool
     min_prefill_replicas: int
     max_prefill_replicas: int | None
     min_decode_replicas: int
@@ -236,6 +237,7 @@ def parse_args(argv: Sequence[str] | None = None, env: dict[str, str] | None = N
         scale_down_stabilization=ns.scale_down_stabilization,
         max_step=ns.max_step,
         prefill_utilization=ns.prefill_utilization,
+        prefix_cache_discount=bool(ns.prefix_cache_discount),
         min_prefill_replicas=min_p,
         max_prefill_replicas=ns.max_prefill_replicas,
         min_decode_replicas=min_d,

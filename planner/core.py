@@ -197,5 +197,5 @@ def config_from_settings(settings) -> PolicyConfig:
         max_prefill=settings.max_prefill_replicas, min_decode=settings.min_decode_replicas,
         max_decode=settings.max_decode_replicas, scale_down_stabilization_s=settings.scale_down_stabilization,
         max_step=settings.max_step, no_correction=settings.no_correction,
-        prefill_utilization=settings.prefill_utilization)
+        prefill_utilization=settings.prefill_utilization, prefix_cache_discount=settings.prefix_cache_discount)
 

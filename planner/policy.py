@@ -48,6 +48,7 @@ class PolicyConfig:
     max_step: int = 0
     no_correction: bool = False
     prefill_utilization: float = 1.0
+    prefix_cache_discount: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,24 @@ def correction_factors(observation: Observation, interpolators: Interpolators, d
     return CorrectionFactors(prefill=prefill_cf, decode=decode_cf)
 
 
+MAX_PREFIX_CACHE_DISCOUNT = 0.95  # Dynamo 1.6.1's planner clamps its KV-hit-rate discount the same way
+
+
 def dynamo_replicas(load: Load, factors: CorrectionFactors, interpolators: Interpolators,
-                    config: PolicyConfig) -> Recommendation:
-    """Dynamo's replica formulas (§4.7), with the role minimums in place of `min_endpoint`."""
+                    config: PolicyConfig, kv_hit_rate: float | None = None) -> Recommendation:
+    """Dynamo's replica formulas (§4.7), with the role minimums in place of `min_endpoint`. With
+    `prefix_cache_discount`, the prefill tokens are discounted by the observed prefix-cache hit rate (the share of
+    prompt tokens served from cache, at most 95 %), as Dynamo 1.x's planner does."""
     interval = config.adjustment_interval
     if load.num_req <= 0 or load.isl is None or load.osl is None:
         return Recommendation(Replicas(config.min_prefill, config.min_decode),
                               {"pred_prefill_tokens_per_s": 0.0, "pred_decode_tokens_per_s": 0.0})
     p_cf = 1.0 if factors.prefill is None else factors.prefill
     prefill_tokens = load.num_req * load.isl / interval * min(1.0, p_cf)
+    discount = 0.0
+    if config.prefix_cache_discount and kv_hit_rate is not None:
+        discount = max(0.0, min(MAX_PREFIX_CACHE_DISCOUNT, kv_hit_rate))
+        prefill_tokens *= 1.0 - discount
     prefill_thpt = interpolators.prefill.thpt_per_gpu(load.isl)
     # Dynamo sizes prefill at 100 % of the batch-1 throughput; below 1, the engines keep room for queueing.
     usable = prefill_thpt * config.prefill_utilization
@@ -171,6 +181,7 @@ def dynamo_replicas(load: Load, factors: CorrectionFactors, interpolators: Inter
         "decode_thpt_per_gpu": best.thpt_per_gpu,
         "decode_kv_usage": best.kv_usage,
         "pred_decode_tokens_per_s": decode_tokens,
+        "prefix_cache_discount": discount,
     }
     return Recommendation(Replicas(max(num_p, config.min_prefill), max(num_d, config.min_decode)), details)
 
@@ -254,7 +265,7 @@ def decide(config: PolicyConfig, interpolators: Interpolators, observation: Obse
     """
     no_traffic = observation.num_req == 0
     load = replace(predicted, num_req=0.0) if no_traffic else predicted
-    recommendation = dynamo_replicas(load, factors, interpolators, config)
+    recommendation = dynamo_replicas(load, factors, interpolators, config, observation.kv_hit_rate)
     clamped = clamp_to_roles(recommendation.replicas, config)
     budgeted = apply_gpu_budget(clamped, config)
     predicted_dict = {"num_req": predicted.num_req, "request_rate": predicted.num_req / config.adjustment_interval,

@@ -5,7 +5,9 @@ For a window W (the adjustment interval): the average of metric m is
 `increase(dynamo_frontend_requests_total[W])` (a count over the window, not a rate). Series are filtered by the
 `dynamo_namespace` label and, when a model name is given, the `model` label (case-insensitively; Dynamo
 lower-cases the served model name). Unlike Dynamo, series are summed before dividing, so an average over two
-frontends is weighted by their request counts.
+frontends is weighted by their request counts. The prefix-cache hit rate is
+`increase(dynamo_frontend_cached_tokens_sum[W]) / increase(dynamo_frontend_input_sequence_tokens_sum[W])`, the
+share of prompt tokens served from cache (`None` where the frontend has no `cached_tokens`).
 
 A missing value is `None`, never 0: the policy must tell "no data" (hold) from "no traffic" (scale down).
 """
@@ -32,6 +34,9 @@ AVERAGED_METRICS = {
     "osl": ("output_sequence_tokens", 1.0),
 }
 REQUESTS_METRIC = "dynamo_frontend_requests_total"
+# prompt tokens served from the prefix cache, per request (Dynamo 1.x's frontend; absent before): over the window,
+# its sum over the prompt tokens' sum is the prefix-cache hit rate
+CACHED_TOKENS_METRIC = "dynamo_frontend_cached_tokens"
 
 
 class PrometheusUnavailable(RuntimeError):
@@ -79,6 +84,8 @@ def queries(window_s: int, dynamo_namespace: str | None, model_name: str | None)
         ratio = (f"sum(increase({base}_sum{selector}[{window}])) / "
                  f"sum(increase({base}_count{selector}[{window}]))")
         result[field] = ratio if scale == 1.0 else f"({ratio}) * {scale:g}"
+    result["kv_hit_rate"] = (f"sum(increase({CACHED_TOKENS_METRIC}_sum{selector}[{window}])) / "
+                             f"sum(increase(dynamo_frontend_input_sequence_tokens_sum{selector}[{window}]))")
     return result
 
 

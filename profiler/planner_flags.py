@@ -88,6 +88,9 @@ PLANNER_FLAGS: tuple[PlannerFlag, ...] = (
     PlannerFlag("prefill-utilization", "float", 1.0,
                 "Share of the profiled prefill throughput to plan for (below 1 leaves room for queueing)",
                 dynamo=False),
+    PlannerFlag("prefix-cache-discount", "bool", False,
+                "Discount prefill by the share of prompt tokens served from the prefix cache (frontend's "
+                "cached_tokens)", dynamo=False),
     PlannerFlag("max-step", "int", 0, "Most replicas added or removed per decision and role (0: no limit)",
                 dynamo=False, bounds=(0, 1_024)),
     PlannerFlag("min-prefill-replicas", "int", None, "Fewest prefill replicas (default: --min-endpoint)",

@@ -14,7 +14,8 @@ from planner.core import Predictors
 from planner.policy import PolicyConfig, Replicas
 from planner.predictors import PREDICTORS, make_predictor
 from planner.profile_data import ProfileDataError
-from planner.replay.policies import OraclePolicy, PlannerPolicy, StaticPolicy, interval_needs
+from planner.replay.policies import (OraclePolicy, PlannerPolicy, StaticPolicy, ideal_hit_rates,
+                                     interval_needs)
 from planner.replay.profile import ReplayProfile, engine_args, load_replay_profile, write_mocker_npz
 from planner.replay.report import PolicyResult, plot, summarize, table
 from planner.replay.simulator import SimulatorError, dynamo_python, run_simulation
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefill-utilization", type=float, default=1.0,
                         help="size prefill to this share of the profiled throughput (our policy, dynamo-headroom and "
                              "the oracle; 1.0: Dynamo's)")
+    parser.add_argument("--prefix-cache-discount", action="store_true",
+                        help="our policy and dynamo-headroom discount prefill by the prefix-cache hit rate the "
+                             "simulator observed")
     parser.add_argument("--max-gpu-budget", type=int, default=-1, help="GPU budget for every policy (-1: none)")
     parser.add_argument("--rate-scale", type=float, default=1.0,
                         help="multiply the request rate, keeping the trace's shape over time (1.0)")
@@ -63,7 +67,8 @@ def planner_policy(name: str, base: PolicyConfig, profile: ReplayProfile, end_ms
     """`dynamo` (Dynamo 0.8's planner: ARIMA, no extras), `dynamo-headroom` (the same at our prefill
     utilisation) or `ours-<predictor>`."""
     if name == "dynamo":
-        config, kind = replace(base, scale_down_stabilization_s=0, prefill_utilization=1.0), "arima"
+        config, kind = replace(base, scale_down_stabilization_s=0, prefill_utilization=1.0,
+                               prefix_cache_discount=False), "arima"
     elif name == "dynamo-headroom":
         config, kind = replace(base, scale_down_stabilization_s=0), "arima"
     else:
@@ -82,8 +87,10 @@ def replay(args: argparse.Namespace) -> tuple[list[PolicyResult], ReplayProfile,
                         prefill_engine_num_gpu=profile.prefill_gpus, decode_engine_num_gpu=profile.decode_gpus,
                         max_gpu_budget=args.max_gpu_budget,
                         scale_down_stabilization_s=args.scale_down_stabilization,
-                        prefill_utilization=args.prefill_utilization)
-    needs = interval_needs(requests, profile.interpolators, base, itl)
+                        prefill_utilization=args.prefill_utilization,
+                        prefix_cache_discount=args.prefix_cache_discount)
+    hits = ideal_hit_rates(requests, args.adjustment_interval, args.trace_block_size)
+    needs = interval_needs(requests, profile.interpolators, base, itl, hits)
     end_ms = needs[-1].start_ms + args.adjustment_interval * 1000.0
     oracle = OraclePolicy("oracle", needs, args.adjustment_interval, args.startup_delay)
     start = oracle.initial()

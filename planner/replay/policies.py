@@ -125,6 +125,26 @@ class StaticPolicy:
         return {"target_prefill": None, "target_decode": None, "next_tick_ms": None}
 
 
+def ideal_hit_rates(requests: list[Request], interval_s: int, block_size: int) -> list[float]:
+    """Per adjustment interval, the share of prompt tokens a perfect prefix cache would serve: each request's
+    leading blocks whose hash ids an earlier request had (unbounded cache, every worker sees every block)."""
+    interval_ms = interval_s * 1000.0
+    count = int(requests[-1].arrival_ms // interval_ms) + 1
+    cached, total = [0.0] * count, [0.0] * count
+    seen: set[int] = set()
+    for request in requests:
+        index = int(request.arrival_ms // interval_ms)
+        reused = 0
+        for block in request.hash_ids:
+            if block not in seen:
+                break
+            reused += 1
+        cached[index] += min(request.isl, reused * block_size)
+        total[index] += request.isl
+        seen.update(request.hash_ids)
+    return [c / t if t else 0.0 for c, t in zip(cached, total)]
+
+
 @dataclass(frozen=True)
 class IntervalNeed:
     """Replicas the profile says one interval's requests need."""

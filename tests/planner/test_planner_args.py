@@ -97,11 +97,15 @@ def test_prefill_utilization_and_auto_predictor():
 
 def test_request_planner_settings_reach_the_planner():
     """The replay's chosen settings, put in a request's profile config, are rendered and parsed back."""
+    from planner.core import config_from_settings
     from profiler.config import ProfileConfig
     from profiler.render.planner import planner_args
 
     config = ProfileConfig.model_validate({
         "deployment": {"model": "Qwen/Qwen3-32B"}, "engine": {"backend": "trtllm"},
-        "planner": {"planner_prefill_utilization": 0.35, "planner_load_predictor": "auto"}})
+        "planner": {"planner_prefill_utilization": 0.35, "planner_load_predictor": "auto",
+                    "planner_prefix_cache_discount": True}})
     settings = parse_args(planner_args(config, 1, 2, stock=False), env={})
     assert (settings.prefill_utilization, settings.load_predictor) == (0.35, "auto")
+    assert config_from_settings(settings).prefix_cache_discount
+    assert not config_from_settings(parse_args([], env={})).prefix_cache_discount  # off: Dynamo 0.8's sizing

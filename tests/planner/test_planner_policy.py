@@ -50,6 +50,26 @@ def test_dynamo_replica_formulas_by_hand(interp):
     assert rec.replicas == Replicas(2, 15)
 
 
+def test_prefix_cache_discount_sizes_prefill_for_uncached_tokens(interp):
+    """102400 prompt tokens/s need 3 replicas at 2048 / 40.48 * 1000 tokens/s/GPU; with 40 % from the prefix cache,
+    61440 need 2. Off by default (Dynamo 0.8's formula), no hit rate = no discount, at most 95 %."""
+    load = Load(num_req=9000, isl=2048, osl=256)
+    on = PolicyConfig(adjustment_interval=180, itl_ms=10.0, max_gpu_budget=-1, prefix_cache_discount=True)
+    off = PolicyConfig(adjustment_interval=180, itl_ms=10.0, max_gpu_budget=-1)
+    thpt = 2048 / 40.48 * 1000
+    assert dynamo_replicas(load, CorrectionFactors(), interp, on, kv_hit_rate=0.4).replicas.prefill == \
+        math.ceil(61440 / thpt) == 2
+    assert dynamo_replicas(load, CorrectionFactors(), interp, off, kv_hit_rate=0.4).replicas.prefill == 3
+    assert dynamo_replicas(load, CorrectionFactors(), interp, on, kv_hit_rate=None).replicas.prefill == 3
+    full = dynamo_replicas(load, CorrectionFactors(), interp, on, kv_hit_rate=1.0)
+    assert full.details["pred_prefill_tokens_per_s"] == pytest.approx(102400 * 0.05)
+    # decide() takes the hit rate from the observation
+    observation = Observation(num_req=9000, isl=2048, osl=256, ttft_ms=None, itl_ms=None, request_duration_s=None,
+                              window_s=180, kv_hit_rate=0.4)
+    decision, _ = decide(on, interp, observation, load, CorrectionFactors(), None, (), 0.0)
+    assert decision.prefill_replicas == 2
+
+
 def test_prefill_correction_only_discounts(interp):
     config = PolicyConfig(adjustment_interval=180, itl_ms=10.0, max_gpu_budget=-1)
     load = Load(num_req=9000, isl=2048, osl=256)

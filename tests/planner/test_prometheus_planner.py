@@ -19,13 +19,14 @@ from planner.policy import Interpolators, PolicyConfig, Replicas
 from planner.predictors import make_predictor
 from planner.profile_data import load_profile_data
 from planner.prometheus import PrometheusClient, queries
-from tests.support.prometheus import run_prometheus
+from tests.support.prometheus import Series, run_prometheus
 
 END = (int(time.time()) // 3600) * 3600 - 7200  # whole hours, safely in the past
 START = END - 3600
 STOP = END - 1200  # traffic stops here in the zero-traffic history
 NAN_FROM = END - 2400  # from here on, requests arrive but the TTFT histogram stops counting
 STEP_Y = profiles.MAX_CONTEXT / 99
+CACHED_SHARE = 0.4
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,11 @@ def prometheus():
                              {"dynamo_namespace": "other-ns", "model": "Qwen/Qwen3-0.6B"})
     other_model = frontend_history([Segment(START, 700.0, isl=300, osl=30)], END,
                                    {"dynamo_namespace": "dyn-ns", "model": "llama"})
-    with run_prometheus(history + other + other_model) as server:
+    # 40 % of this model's prompt tokens come from the prefix cache (Dynamo 1.x's frontend counts them per request)
+    prompt = next(series for series in history if series.name == "dynamo_frontend_input_sequence_tokens_sum")
+    cached = Series("dynamo_frontend_cached_tokens_sum", LABELS, [(t, v * CACHED_SHARE) for t, v in prompt.samples],
+                    kind="unknown")
+    with run_prometheus(history + other + other_model + [cached]) as server:
         yield server
 
 
@@ -86,6 +91,20 @@ def test_decision_matches_hand_computation(prometheus, interpolators):
     assert decision.action == "scale_up" and outcome == {"result": "applied"}
     assert decision.predicted == {"num_req": pytest.approx(9000), "request_rate": pytest.approx(50),
                                   "isl": pytest.approx(2048), "osl": pytest.approx(256)}
+
+
+def test_prefix_cache_discount_reads_the_frontends_cached_tokens(prometheus, interpolators):
+    """With --prefix-cache-discount, prefill is sized for the prompt tokens the cache does not serve: 60 % of
+    102400 tokens/s here (the hand computation above: 3 replicas without the discount)."""
+    decision, _ = make_planner(prometheus.url, interpolators, InMemoryDeployment(Replicas(2, 10)),
+                               prefix_cache_discount=True).step(at=NAN_FROM - 300)
+    assert decision.observed["kv_hit_rate"] == pytest.approx(CACHED_SHARE)
+    assert decision.details["prefix_cache_discount"] == pytest.approx(CACHED_SHARE)
+    assert decision.prefill_replicas == math.ceil(102400 * (1 - CACHED_SHARE) / profiles.prefill_thpt(2048)) == 2
+    # a model whose frontend reports no cached tokens: no hit rate, no discount
+    other, _ = make_planner(prometheus.url, interpolators, InMemoryDeployment(Replicas(2, 10)), model="llama",
+                            prefix_cache_discount=True).step(at=NAN_FROM - 300)
+    assert other.observed["kv_hit_rate"] is None and other.details["prefix_cache_discount"] == 0.0
 
 
 class StartingDeployment(InMemoryDeployment):
