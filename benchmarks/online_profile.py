@@ -169,7 +169,7 @@ def main() -> int:
                 "prefill": result.prefill.mapping, "decode": result.decode.mapping,
                 "concurrency": result.decode.concurrency, "ttft_error": ttft_error, "itl_error": itl_error,
             })
-            print(json.dumps(rows[-1]), flush=True)
+            print(json.dumps({**rows[-1], "decode_points": measured.get("decode_points")}), flush=True)
     med = {key: statistics.median(row[key] for row in rows) for key in ("wall_s", "runs", "deployments", "deploy_s",
                                                                         "per_run_s", "ttft_error", "itl_error")}
     dynamo_wall = plan["runs"] * med["per_run_s"] + plan["deployments"] * med["deploy_s"]

@@ -31,6 +31,7 @@ from profiler.measure.kv import kv_capacity_tokens
 from profiler.progress import Progress
 from profiler.search_space import ParallelMapping
 from profiler.select import pick
+from profiler.selection.policy import SelectionPolicy
 
 UNCERTAINTY = 0.25  # how far a measurement may land from its estimate: mappings this close to the winner may win
 PREFILL_REQUESTS = 24  # requests are short (two output tokens): AIPerf's fixed cost dominates the run
@@ -67,6 +68,20 @@ class MeasuredSweep:
     estimated_only: list[str] = field(default_factory=list)  # candidates left to their calibrated estimates
 
 
+@dataclass(frozen=True)
+class Targets:
+    """The latencies a measured point must meet to be picked: the SLA's, less the selection's safety margins (a
+    sweep aimed at the SLA itself brackets points the selection then refuses)."""
+
+    ttft_ms: float
+    itl_ms: float
+
+    @classmethod
+    def of(cls, config: ProfileConfig) -> "Targets":
+        policy, _ = SelectionPolicy.from_config(config)
+        return cls(policy.limit_ms("prefill", config.sla.ttft), policy.limit_ms("decode", config.sla.itl))
+
+
 @dataclass
 class MeasureSettings:
     """Where AIPerf is and who tracks progress."""
@@ -80,6 +95,7 @@ class _Sweep:
                  prior: SweepResult | None) -> None:
         self.config, self.provider, self.settings, self.prior = config, provider, settings, prior
         self.found: dict[ParallelMapping, MappingMeasurement] = {}
+        self.targets = Targets.of(config)
         self.deployments = 0
         self.runs = 0
 
@@ -139,7 +155,7 @@ class _Sweep:
         return {p.concurrency: p.itl_ms for p in (self.prior.decode if self.prior else []) if p.mapping == parallel}
 
     def _decode(self, endpoint: ServingEndpoint, mapping: EngineMapping, found: MappingMeasurement) -> None:
-        sla, parallel, target = self.config.sla, mapping.parallel, self.config.sla.itl
+        sla, parallel, target = self.config.sla, mapping.parallel, self.targets.itl_ms
         osl = min(sla.osl, DECODE_MAX_OSL)
         candidates = self._candidates(parallel, found.kv_tokens)
 
@@ -286,24 +302,24 @@ def measure_sweep(config: ProfileConfig, provider: EngineProvider, settings: Mea
     previous: MappingMeasurement | None = None
     for parallel in mappings:
         found = state.deploy(parallel, prefill=True, decode=True)
-        if previous is not None and _meets(found, sla) and not _gains(found, previous, sla):
+        if previous is not None and _meets(found, sla.isl, state.targets) and not _gains(found, previous, sla.isl, state.targets):
             break
         previous = found
     return state.result(time.monotonic() - started)
 
 
-def _meets(found: MappingMeasurement, sla) -> bool:
-    ttft_ok = found.prefill_fit is not None and found.prefill_fit(sla.isl) <= sla.ttft
-    return ttft_ok and any(itl <= sla.itl for _, itl, _ in found.decode)
+def _meets(found: MappingMeasurement, isl: int, targets: Targets) -> bool:
+    ttft_ok = found.prefill_fit is not None and found.prefill_fit(isl) <= targets.ttft_ms
+    return ttft_ok and any(itl <= targets.itl_ms for _, itl, _ in found.decode)
 
 
-def _gains(found: MappingMeasurement, previous: MappingMeasurement, sla) -> bool:
+def _gains(found: MappingMeasurement, previous: MappingMeasurement, isl: int, targets: Targets) -> bool:
     """Whether `found` has more prefill or decode throughput per GPU than `previous`."""
     def prefill(m: MappingMeasurement) -> float:
-        return _prefill_thpt(m.mapping, sla.isl, m.prefill_fit(sla.isl)) if m.prefill_fit else 0.0
+        return _prefill_thpt(m.mapping, isl, m.prefill_fit(isl)) if m.prefill_fit else 0.0
 
     def decode(m: MappingMeasurement) -> float:
-        return max((t for _, itl, t in m.decode if itl <= sla.itl), default=0.0)
+        return max((t for _, itl, t in m.decode if itl <= targets.itl_ms), default=0.0)
 
     return prefill(found) > prefill(previous) or decode(found) > decode(previous)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from profiler.config import ProfileConfig
 from profiler.estimate.sweep import DecodePoint, PrefillPoint, SweepResult
 from profiler.measure.fit import fit
-from profiler.measure.sweep import _estimated_candidates, next_decode_concurrency
+from profiler.measure.sweep import Targets, _estimated_candidates, next_decode_concurrency
 from profiler.search_space import ParallelMapping
 
 TP = {n: ParallelMapping("TP", n) for n in (1, 2, 4, 8)}
@@ -78,3 +78,16 @@ def test_a_decode_sweep_brackets_the_target_and_measures_where_the_line_meets_it
     too_slow = [(3, 25.0)]  # everything measured misses: the largest lower candidate predicted within, else the lowest
     assert next_decode_concurrency(too_slow, candidates, 20.0, lambda c: False) == 1
     assert next_decode_concurrency([(1, 25.0)], candidates, 20.0, lambda c: True) is None
+
+
+def test_a_decode_sweep_aims_at_what_the_selection_accepts():
+    # The selection keeps a point only if ITL x 1.08 meets the target: a sweep aimed at 20 ms itself stopped at a
+    # 19.0 ms point the selection then refused, and picked concurrency 1 of a TP=1 engine that serves 2 within it.
+    fine = Targets.of(ProfileConfig.model_validate({"sla": {"isl": 3000, "osl": 150, "ttft": 200, "itl": 20}}))
+    assert (round(fine.ttft_ms, 3), round(fine.itl_ms, 3)) == (round(200 / 1.1, 3), round(20 / 1.08, 3))
+    dynamo = Targets.of(ProfileConfig.model_validate(
+        {"sla": {"isl": 3000, "osl": 150, "ttft": 200, "itl": 20}, "selection": {"rule": "dynamo"}}))
+    assert (dynamo.ttft_ms, dynamo.itl_ms) == (200, 20)  # Dynamo's rule has no margin
+    measured = [(1, 10.6), (3, 19.0)]
+    within = _line_within(measured, fine.itl_ms)
+    assert next_decode_concurrency(measured, [1, 3, 5, 7, 9, 12], fine.itl_ms, within) == 2
