@@ -29,6 +29,7 @@ class MeasurementReport:
     decode_points: list[tuple[int, float]]  # (concurrency, ITL ms) measured on the chosen decode engine
     kv_tokens: int | None  # KV capacity of the chosen decode engine from its frontend's metrics (None: unknown)
     prior: str  # what guided the sweep: an AI Configurator target, or why there was none
+    decode_anchor: tuple[int, float] | None = None  # (1, ITL ms) of the chosen decode engine's prefill run
 
     def as_dict(self) -> dict:
         return {
@@ -37,6 +38,8 @@ class MeasurementReport:
             "ttft_measured_over_estimated": self.ttft_ratio, "itl_measured_over_estimated": self.itl_ratio,
             "prefill_isl_range": list(self.prefill_isl_range),
             "decode_points": [{"concurrency": c, "itl_ms": i} for c, i in self.decode_points],
+            "decode_anchor": {"concurrency": self.decode_anchor[0], "itl_ms": self.decode_anchor[1]}
+            if self.decode_anchor else None,
             "kv_tokens": self.kv_tokens,
         }
 

@@ -121,8 +121,10 @@ def _measurement_lines(m: MeasurementReport) -> list[str]:
         f"- Calibration, measured / estimated: TTFT {_ratio(m.ttft_ratio)}, ITL {_ratio(m.itl_ratio)}",
         f"- Prefill: TTFT measured per request at ISL {low}–{high}; the interpolation curve is a quadratic fitted to "
         "them (points outside that range are extrapolated)",
-        f"- Decode: ITL measured at concurrency {points or 'none'}; the interpolation surface is a line in active KV "
-        "tokens fitted to them",
+        f"- Decode: ITL measured at concurrency {points or 'none'}"
+        + (f", and {m.decode_anchor[1]:.2f} ms at concurrency {m.decode_anchor[0]} in the prefill run (one decode "
+           "step per two-token answer; a point of the line, not of the selection)" if m.decode_anchor else "")
+        + "; the interpolation surface is a line in active KV tokens fitted to them",
         f"- KV capacity: {m.kv_tokens} tokens (frontend metric dynamo_frontend_model_total_kv_blocks x block size)"
         if m.kv_tokens else "- KV capacity: not published by the endpoint; the estimate (or the measured range) is used",
         "",

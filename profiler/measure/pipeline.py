@@ -96,7 +96,7 @@ def profile_measured(request: ProfileRequest, engines: EngineProvider, settings:
     curve = curves.prefill_curve(prefill_found.prefill_fit, prefill_found.mapping, max_context,
                                  granularity.prefill_interpolation_granularity)
     context = config.sla.isl + min(config.sla.osl, DECODE_MAX_OSL) / 2
-    itl_line = fit([c * context for c, _, _ in decode_found.decode], [i for _, i, _ in decode_found.decode], 1)
+    itl_line = fit([c * context for c, _ in decode_found.line_points()], [i for _, i in decode_found.line_points()], 1)
     kv_tokens = decode_found.kv_tokens or _kv_from_prior(prior, decode_point.mapping)
     notes = []
     if not kv_tokens:
@@ -126,5 +126,6 @@ def _report(engines: EngineProvider, measured: MeasuredSweep, prefill_found, dec
         estimated_only=measured.estimated_only, deployments=measured.deployments, aiperf_runs=measured.aiperf_runs,
         seconds=measured.seconds, ttft_ratio=measured.ttft_ratio, itl_ratio=measured.itl_ratio,
         prefill_isl_range=(min(isls), max(isls)), decode_points=[(c, i) for c, i, _ in decode_found.decode],
+        decode_anchor=decode_found.itl_anchor,
         kv_tokens=kv_tokens, prior=prior,
     )

@@ -52,6 +52,15 @@ class MappingMeasurement:
     decode: list[tuple[int, float, float]] = field(default_factory=list)  # (concurrency, ITL ms, tokens/s/GPU)
     kv_tokens: int | None = None
     runs: int = 0
+    # ITL at concurrency 1 from the prefill run (each of its answers has two tokens: one decode step at the prompt's
+    # context): where the decode line starts, never a decode point itself (its throughput is the prefill's)
+    itl_anchor: tuple[int, float] | None = None
+
+    def line_points(self) -> list[tuple[int, float]]:
+        """(concurrency, ITL ms) the decode line goes through: the measured points and the prefill run's anchor."""
+        measured = [(c, itl) for c, itl, _ in self.decode]
+        anchor = [self.itl_anchor] if self.itl_anchor and self.itl_anchor[0] not in {c for c, _ in measured} else []
+        return sorted(measured + anchor)
 
 
 @dataclass
@@ -132,6 +141,9 @@ class _Sweep:
         found.runs += 1
         found.prefill_records = sorted((r.isl, r.ttft_ms) for r in run.records)
         found.prefill_fit = fit([x for x, _ in found.prefill_records], [y for _, y in found.prefill_records], 2)
+        steps = [r.itl_ms for r in run.records if r.itl_ms is not None]
+        if steps and mapping.parallel.attention_dp_size == 1:
+            found.itl_anchor = (1, statistics.median(steps))
 
     def _candidates(self, parallel: ParallelMapping, kv_tokens: int | None) -> list[int]:
         sla, dp = self.config.sla, parallel.attention_dp_size
@@ -142,13 +154,15 @@ class _Sweep:
         return get_num_request_range(dp, capacity, self.config.sweep.decode_interpolation_granularity)
 
     def _predict(self, parallel: ParallelMapping, found: MappingMeasurement, concurrency: int) -> float | None:
-        """ITL at `concurrency`: the line through the measured points, else the prior scaled by the first point."""
-        if len(found.decode) >= 2:
-            return fit([c for c, _, _ in found.decode], [i for _, i, _ in found.decode], 1)(concurrency)
+        """ITL at `concurrency`: the line through the measured points (and the anchor), else the prior scaled by
+        the first of them."""
+        points = found.line_points()
+        if len(points) >= 2:
+            return fit([c for c, _ in points], [i for _, i in points], 1)(concurrency)
         estimates = self._estimates(parallel)
         if not estimates:
             return None
-        ratio = found.decode[0][1] / _interpolate(estimates, found.decode[0][0]) if found.decode else 1.0
+        ratio = points[0][1] / _interpolate(estimates, points[0][0]) if points else 1.0
         return _interpolate(estimates, concurrency) * ratio
 
     def _estimates(self, parallel: ParallelMapping) -> dict[int, float]:
@@ -163,7 +177,9 @@ class _Sweep:
             itl = self._predict(parallel, found, concurrency)
             return itl is not None and itl <= target
 
-        concurrency: int | None = max((c for c in candidates if within(c)), default=candidates[0])
+        anchor_meets = found.itl_anchor is not None and found.itl_anchor[1] <= target and len(candidates) > 1
+        first = candidates[1] if anchor_meets else candidates[0]  # no prediction: concurrency 1 is known already
+        concurrency: int | None = max((c for c in candidates if within(c)), default=first)
         for _ in range(MAX_DECODE_RUNS):
             if concurrency is None:
                 break
@@ -171,7 +187,8 @@ class _Sweep:
             run = self._run(endpoint, mapping, f"ITL at concurrency {concurrency}", workload)
             found.runs += 1
             found.decode = sorted(found.decode + [(concurrency, run.itl_ms, run.output_tokens_per_s / mapping.num_gpus)])
-            concurrency = next_decode_concurrency([(c, itl) for c, itl, _ in found.decode], candidates, target, within)
+            concurrency = next_decode_concurrency([(c, itl) for c, itl, _ in found.decode], candidates, target, within,
+                                                  found.itl_anchor)
 
     # ---- which mappings ----------------------------------------------------------------------
     def result(self, seconds: float) -> MeasuredSweep:
@@ -201,34 +218,35 @@ def _interpolate(points: dict[int, float], x: float) -> float:
 
 
 def next_decode_concurrency(measured: list[tuple[int, float]], candidates: list[int], target: float,
-                            within: Callable[[int], bool]) -> int | None:
+                            within: Callable[[int], bool], anchor: tuple[int, float] | None = None) -> int | None:
     """The next concurrency to measure on a decode engine, or None when its best point within the ITL `target` is
-    known. `measured`: (concurrency, ITL ms) so far; `within(c)`: whether c is predicted to meet the target.
+    measured. `measured`: (concurrency, ITL ms) so far; `within(c)`: whether c is predicted to meet the target;
+    `anchor`: a known (concurrency, ITL) that is no measured point (the prefill run's), on the line and bracket.
 
-    - all measured points miss the target: the largest lower candidate predicted within it;
+    - all known points miss the target: the largest lower candidate predicted within it;
     - none misses yet: the largest higher candidate predicted within it, unless the line through two or more
-      measured points puts the next candidate past the target by more than `UNCERTAINTY` (a sweep stops once it
+      known points puts the next candidate past the target by more than `UNCERTAINTY` (a sweep stops once it
       is past the SLA);
-    - bracketed: where the line through the points meets the target, if that lies strictly between and is new.
+    - bracketed: where the line through the points meets the target, if that lies strictly between and is new;
+    - and the best known point within the target is measured if it is only the anchor.
     """
     done = {c for c, _ in measured}
-    passing = [c for c, itl in measured if itl <= target]
-    best = max(passing, default=None)
+    points = sorted(measured + ([anchor] if anchor is not None and anchor[0] not in done else []))
+    best = max((c for c, itl in points if itl <= target), default=None)
     if best is None:
         lower = [c for c in candidates if c < min(done)]
         return max((c for c in lower if within(c)), default=lower[0]) if lower else None
-    failing = [c for c, itl in measured if itl > target and c > best]
-    line = fit([c for c, _ in measured], [itl for _, itl in measured], 1) if len(measured) >= 2 else None
+    unmeasured_best = best if best not in done else None
+    failing = [c for c, itl in points if itl > target and c > best]
+    line = fit([c for c, _ in points], [itl for _, itl in points], 1) if len(points) >= 2 else None
     if not failing:
         higher = [c for c in candidates if c > best and c not in done]
-        if not higher:
-            return None
-        if line is not None and line(higher[0]) > target * (1 + UNCERTAINTY):
-            return None
+        if not higher or (line is not None and line(higher[0]) > target * (1 + UNCERTAINTY)):
+            return unmeasured_best
         return max((c for c in higher if within(c)), default=higher[0])
     slope = line.coefficients[1] if line is not None and len(line.coefficients) > 1 else 0.0
     bend = int((target - line.coefficients[0]) / slope) if line is not None and slope > 0 else best
-    return bend if best < bend < min(failing) and bend not in done else None
+    return bend if best < bend < min(failing) and bend not in done else unmeasured_best
 
 
 def _could_win(labels: list[ParallelMapping], latency: dict, thpt: dict, target: float) -> list[ParallelMapping]:

@@ -91,3 +91,16 @@ def test_a_decode_sweep_aims_at_what_the_selection_accepts():
     measured = [(1, 10.6), (3, 19.0)]
     within = _line_within(measured, fine.itl_ms)
     assert next_decode_concurrency(measured, [1, 3, 5, 7, 9, 12], fine.itl_ms, within) == 2
+
+
+def test_the_prefill_runs_itl_anchors_the_decode_line_without_being_a_decode_point():
+    candidates = [1, 3, 5, 7, 9, 12]
+    target = 20 / 1.08
+    anchor = (1, 10.6)  # every prefill answer has two tokens: one decode step each, at concurrency 1
+    # TP=1: 3 misses; the line from the anchor meets the target at ~2.7: 2 is measured, then the sweep is done.
+    assert next_decode_concurrency([(3, 20.7)], candidates, target, lambda c: False, anchor) == 2
+    assert next_decode_concurrency([(2, 15.8), (3, 20.7)], candidates, target, lambda c: False, anchor) is None
+    # Only the anchor's concurrency meets the target: it is measured for real (a decode point needs its throughput).
+    assert next_decode_concurrency([(3, 40.0)], candidates, target, lambda c: False, anchor) == 1
+    # An anchor past the target is no bracket: lower candidates, as without it.
+    assert next_decode_concurrency([(3, 40.0)], candidates, target, lambda c: False, (1, 30.0)) == 1
