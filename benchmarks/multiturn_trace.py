@@ -11,8 +11,11 @@ available offline here. The model, deterministic for a seed:
   longest eligible context is continued. Otherwise the request starts a new conversation.
 - A continuing prompt repeats the conversation's full blocks (`BLOCK_TOKENS` tokens each): the earlier turn's
   prompt and output, then new blocks. Every other block has its own hash id.
+- `--phased`: conversations continue only in minutes 20-40 (no reuse before and after): reuse that varies over
+  the hour.
 
-    python benchmarks/multiturn_trace.py [OUT]   # default: benchmarks/data/traces/azure_conv_multiturn_synthetic.jsonl
+    python benchmarks/multiturn_trace.py [--phased] [OUT]
+    # default OUT: benchmarks/data/traces/azure_conv_multiturn[_phased]_synthetic.jsonl (not stored: 3 MB each)
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from planner.replay.traces import Request, read_trace, write_mooncake  # noqa: E
 
 SOURCE = ROOT / "benchmarks/data/traces/azure_llm_2023_conv.csv"
 OUT = ROOT / "benchmarks/data/traces/azure_conv_multiturn_synthetic.jsonl"
+PHASED_OUT = ROOT / "benchmarks/data/traces/azure_conv_multiturn_phased_synthetic.jsonl"
+PHASE_MIN = (20.0, 40.0)  # --phased: conversations continue only in minutes 20-40
 BLOCK_TOKENS = 128
 CONTINUE_SHARE = 0.8
 MIN_GAP_S, MAX_GAP_S = 10.0, 600.0
@@ -44,8 +49,11 @@ class Conversation:
     blocks: list[int] = field(default_factory=list)  # hash ids of the context's full blocks
 
 
-def multiturn(requests: list[Request], seed: int = SEED) -> tuple[list[Request], float]:
-    """The requests with conversation prefixes, and the share of prompt tokens that repeat an earlier prefix."""
+def multiturn(requests: list[Request], seed: int = SEED,
+              window_min: tuple[float, float] | None = None) -> tuple[list[Request], float]:
+    """The requests with conversation prefixes, and the share of prompt tokens that repeat an earlier prefix.
+    `window_min`: continue conversations only for requests arriving in [from, to) minutes (reuse that varies over
+    the hour); every request starts a new conversation otherwise."""
     rng = random.Random(seed)
     next_id = 0
     active: deque[Conversation] = deque()
@@ -63,7 +71,8 @@ def multiturn(requests: list[Request], seed: int = SEED) -> tuple[list[Request],
             active.popleft()
         blocks = -(-request.isl // BLOCK_TOKENS)
         chosen = None
-        if active and rng.random() < CONTINUE_SHARE:
+        in_window = window_min is None or window_min[0] * 60_000 <= request.arrival_ms < window_min[1] * 60_000
+        if active and rng.random() < CONTINUE_SHARE and in_window:
             pool = list(active)
             for conversation in (rng.choice(pool) for _ in range(min(CANDIDATES, len(pool)))):
                 if (conversation.last_ms <= request.arrival_ms - MIN_GAP_S * 1000.0
@@ -91,8 +100,10 @@ def multiturn(requests: list[Request], seed: int = SEED) -> tuple[list[Request],
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUT
-    requests, share = multiturn(read_trace(SOURCE, BLOCK_TOKENS))
+    phased = "--phased" in argv
+    paths = [arg for arg in argv[1:] if arg != "--phased"]
+    out = Path(paths[0]) if paths else (PHASED_OUT if phased else OUT)
+    requests, share = multiturn(read_trace(SOURCE, BLOCK_TOKENS), window_min=PHASE_MIN if phased else None)
     write_mooncake(requests, out)
     print(f"{out}: {len(requests)} requests, {share:.1%} of prompt tokens repeat an earlier conversation's prefix "
           f"({BLOCK_TOKENS}-token blocks; replay with --trace-block-size {BLOCK_TOKENS})")
