@@ -162,8 +162,15 @@ class _Sweep:
         estimates = self._estimates(parallel)
         if not estimates:
             return None
-        ratio = points[0][1] / _interpolate(estimates, points[0][0]) if points else 1.0
+        ratio = points[0][1] / _interpolate(estimates, points[0][0]) if points else self._itl_ratio()
         return _interpolate(estimates, concurrency) * ratio
+
+    def _itl_ratio(self) -> float:
+        """Measured / estimated ITL over every mapping measured so far (median; 1 before any): how far off the
+        prior is on this hardware, for a mapping with no point of its own yet."""
+        ratios = [itl / _interpolate(estimates, c) for parallel, found in self.found.items()
+                  if (estimates := self._estimates(parallel)) for c, itl in found.line_points()]
+        return statistics.median(ratios) if ratios else 1.0
 
     def _estimates(self, parallel: ParallelMapping) -> dict[int, float]:
         return {p.concurrency: p.itl_ms for p in (self.prior.decode if self.prior else []) if p.mapping == parallel}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from profiler.config import ProfileConfig
 from profiler.estimate.sweep import DecodePoint, PrefillPoint, SweepResult
 from profiler.measure.fit import fit
-from profiler.measure.sweep import Targets, _estimated_candidates, next_decode_concurrency
+from profiler.measure.sweep import MappingMeasurement, Targets, _Sweep, _estimated_candidates, next_decode_concurrency
 from profiler.search_space import ParallelMapping
 
 TP = {n: ParallelMapping("TP", n) for n in (1, 2, 4, 8)}
@@ -104,3 +104,15 @@ def test_the_prefill_runs_itl_anchors_the_decode_line_without_being_a_decode_poi
     assert next_decode_concurrency([(3, 40.0)], candidates, target, lambda c: False, anchor) == 1
     # An anchor past the target is no bracket: lower candidates, as without it.
     assert next_decode_concurrency([(3, 40.0)], candidates, target, lambda c: False, (1, 30.0)) == 1
+
+
+def test_a_mapping_with_no_point_of_its_own_is_predicted_from_the_prior_as_calibrated_so_far():
+    # The demo's engines run 9x slower than AI Configurator's H200 estimate: a decode-only mapping deployed after
+    # another one was measured must not start at the concurrency the uncalibrated prior puts within the target.
+    config = ProfileConfig.model_validate({"sla": {"isl": 3000, "osl": 150, "ttft": 200, "itl": 20}})
+    state = _Sweep(config, provider=None, settings=None, prior=_prior())
+    assert state._predict(TP[1], MappingMeasurement(TP[1]), 4) == 15.0  # nothing measured yet: the prior as is
+    state.found[TP[2]] = MappingMeasurement(TP[2], decode=[(4, 135.0, 10.0)])
+    assert state._predict(TP[1], MappingMeasurement(TP[1]), 4) == 135.0
+    anchored = MappingMeasurement(TP[1], itl_anchor=(4, 30.0))  # its own point wins over other mappings'
+    assert state._predict(TP[1], anchored, 8) == 50.0
