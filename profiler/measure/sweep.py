@@ -8,10 +8,12 @@ Far fewer runs than Dynamo's online sweep (a deployment per candidate and an AIP
   gain throughput per GPU over the one before;
 - one deployment per mapping serves all its points; prefill is one AIPerf run at concurrency 1 with prompt
   lengths spread around the SLA's ISL, TTFT over ISL fitted from its per-request records (outliers left out);
-- decode starts at the largest concurrency predicted within the ITL target (prior; else the smallest), then
-  goes to the largest concurrency predicted within it by the prior scaled to the measured point (two points: the
-  line through them), and stops once the target is bracketed, its last point where the line meets the target, or
-  once the line puts the next candidate more than `UNCERTAINTY` past the target (`next_decode_concurrency`).
+- decode aims at what the selection accepts (`Targets`: the SLA less the selection's safety margins); the
+  prefill run's ITL at concurrency 1 anchors its line (a point of the line, never of the selection); it starts
+  at the largest concurrency predicted within the target (the prior, scaled by what was measured; else the one
+  above the anchor), goes to the largest concurrency predicted within it by the line through the known points,
+  and stops once the target is bracketed, its last point where the line meets the target, or once the line puts
+  the next candidate more than `UNCERTAINTY` past the target (`next_decode_concurrency`).
 """
 
 from __future__ import annotations
@@ -327,7 +329,8 @@ def measure_sweep(config: ProfileConfig, provider: EngineProvider, settings: Mea
     previous: MappingMeasurement | None = None
     for parallel in mappings:
         found = state.deploy(parallel, prefill=True, decode=True)
-        if previous is not None and _meets(found, sla.isl, state.targets) and not _gains(found, previous, sla.isl, state.targets):
+        targets = state.targets
+        if previous is not None and _meets(found, sla.isl, targets) and not _gains(found, previous, sla.isl, targets):
             break
         previous = found
     return state.result(time.monotonic() - started)
