@@ -66,8 +66,6 @@ def _ignored_settings(config: ProfileConfig) -> list[str]:
         warnings.append("sweep.dryRun is ignored: AI Configurator estimates take seconds, so the full sweep runs")
     if config.sweep.pick_with_webui:
         warnings.append("sweep.pickWithWebui is ignored: the choice follows Dynamo's rule and is reviewed in Git")
-    if config.deployment.model_cache.pvc_name:
-        warnings.append("deployment.modelCache is not applied to the rendered workers; mount the PVC in the base config")
     if config.aic_backend != config.engine.backend:
         warnings.append(
             f"estimates use AI Configurator's {config.aic_backend} data for a {config.engine.backend} deployment"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from kubernetes import client
@@ -32,6 +31,7 @@ from profiler.engines.kubernetes import (
 )
 from profiler.errors import ProfilingError
 from profiler.progress import ProgressState
+from profiler.render.model_cache import weights_dir
 
 ANNOTATION_PROGRESS = "gitops-sla.nvidia.com/progress"
 ANNOTATION_FAILURE = "gitops-sla.nvidia.com/failure"
@@ -230,7 +230,7 @@ def job_manifest(job: ProfileJob, namespace: str, name: str, settings: JobSettin
                                                                          "readOnly": True}})
         mounts.append({"name": "model-cache", "mountPath": cache.mount_path, "readOnly": True})
         if not any(option.startswith("tokenizer=") for option in settings.engine_options):
-            options.append(f"tokenizer={model_cache_dir(cache.mount_path, cache.pvc_path)}")
+            options.append(f"tokenizer={weights_dir(cache)}")
     profiler = ["python", "-m", "profiler", "--engines", "kubernetes"]
     for option in options:
         profiler += ["--engine-option", option]
@@ -264,14 +264,6 @@ def job_manifest(job: ProfileJob, namespace: str, name: str, settings: JobSettin
             "template": {"metadata": {"labels": {**labels, LABEL_COMPONENT: "profiler"}}, "spec": pod},
         },
     }
-
-
-def model_cache_dir(mount_path: str, pvc_path: str) -> str:
-    """Where the model's files are in the container: `pvc_path` under the mount, or as given when it is already
-    an absolute path (Dynamo 1.x's `modelCache.pvcModelPath` rule)."""
-    if pvc_path.startswith("/"):
-        return pvc_path
-    return str(PurePosixPath(mount_path) / pvc_path) if pvc_path else mount_path
 
 
 def encode_result(files: dict[str, bytes]) -> dict[str, str]:

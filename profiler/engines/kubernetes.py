@@ -38,6 +38,7 @@ from profiler.errors import ProfilingError
 from profiler.render import args as A
 from profiler.render.backends import apply_mapping, set_model
 from profiler.render.dgd import DGD_API_VERSION, DGD_KIND, _services, _set_gpus, _worker_key, check_name_lengths
+from profiler.render.model_cache import mount_v1alpha1, weights_dir
 
 GROUP, VERSION, PLURAL = "nvidia.com", "v1alpha1", "dynamographdeployments"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -80,7 +81,9 @@ def temporary_dgd(base: dict[str, Any], config: ProfileConfig, mapping: EngineMa
     if not isinstance(container, dict) or "args" not in container:
         raise ProfilingError(f"base config service '{worker_key}' has no extraPodSpec.mainContainer.args; the "
                              "worker's engine arguments must be there")
-    worker_args = set_model(backend, A.as_list(container["args"]), config.deployment.model, False)
+    cache = config.deployment.model_cache
+    weights = weights_dir(cache) if cache.pvc_name else None
+    worker_args = set_model(backend, A.as_list(container["args"]), config.deployment.model, False, weights)
     for switch in _DISAGG_SWITCHES:  # one aggregated engine serves the whole request
         worker_args = A.remove_switch(worker_args, switch)
     for flag in _DISAGG_VALUED:
@@ -103,6 +106,9 @@ def temporary_dgd(base: dict[str, Any], config: ProfileConfig, mapping: EngineMa
                           "backend": mapping.backend, "model": mapping.model}, sort_keys=True)}},
         "spec": {**{k: v for k, v in base["spec"].items() if k != "services"}, "services": kept},
     }
+    if weights:
+        frontends = [k for k, s in kept.items() if (s or {}).get("componentType") == "frontend"]
+        mount_v1alpha1(dgd["spec"], kept, [*frontends, worker_key], cache)
     check_name_lengths(dgd)
     return dgd
 

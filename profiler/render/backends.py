@@ -35,9 +35,13 @@ WORKER_NAMES = {
 }
 
 
-def set_model(backend: str, args: list[str], model: str, keep_model_path: bool) -> list[str]:
-    """Serve `model`. With `keep_model_path` (a user's base config), an existing weights path is kept and
-    only the served name changes, as Dynamo's `update_model` does for model caches."""
+def set_model(backend: str, args: list[str], model: str, keep_model_path: bool, weights: str | None = None) -> list[str]:
+    """Serve `model`. With `weights` (a model cache's directory), the weights are read from there and served
+    under the name `model`; else with `keep_model_path` (a user's base config), an existing weights path is kept
+    and only the served name changes, as Dynamo's `update_model` does for model caches."""
+    if weights:
+        flag = "--model" if backend == "vllm" else "--model-path"
+        return A.set_value(A.set_value(args, flag, weights), "--served-model-name", model)
     if backend == "vllm":
         if keep_model_path and A.get_value(args, "--model") not in (None, model):
             return A.set_value(args, "--served-model-name", model)

@@ -18,6 +18,7 @@ from profiler.config import ProfileConfig
 from profiler.errors import ProfilingError
 from profiler.render import args as A
 from profiler.render.backends import WORKER_NAMES, apply_mapping, set_model
+from profiler.render.model_cache import mount_v1alpha1, weights_dir
 from profiler.render.planner import planner_service
 from profiler.search_space import ParallelMapping
 
@@ -67,6 +68,8 @@ def render_dgd(
     decode_key = _worker_key(services, backend, "decode")
     planner_key = next((k for k, s in services.items() if (s or {}).get("componentType") == "planner"), "Planner")
     base_planner = services.pop(planner_key, None)
+    cache = config.deployment.model_cache
+    weights = weights_dir(cache) if cache.pvc_name else None
 
     for key, mapping in ((prefill_key, prefill), (decode_key, decode)):
         container = services[key].get("extraPodSpec", {}).get("mainContainer")
@@ -75,7 +78,7 @@ def render_dgd(
                 f"base config service '{key}' has no extraPodSpec.mainContainer.args; the worker's engine "
                 "arguments must be there"
             )
-        worker_args = set_model(backend, A.as_list(container["args"]), config.deployment.model, user_base)
+        worker_args = set_model(backend, A.as_list(container["args"]), config.deployment.model, user_base, weights)
         container["args"] = apply_mapping(backend, worker_args, mapping)
         _set_gpus(services[key], mapping.num_gpus, gpus_per_node)
     if replicas is not None:
@@ -125,6 +128,9 @@ def render_dgd(
         },
         "spec": {**{k: v for k, v in base["spec"].items() if k != "services"}, "services": services},
     }
+    if weights:
+        frontends = [k for k, s in services.items() if (s or {}).get("componentType") == "frontend"]
+        mount_v1alpha1(dgd["spec"], services, [*frontends, prefill_key, decode_key], cache)
     check_name_lengths(dgd)
     return dgd, stock, dropped
 

@@ -37,6 +37,7 @@ from profiler.errors import ProfilingError
 from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 from profiler.render import args as A
 from profiler.render.backends import apply_mapping, set_model
+from profiler.render.model_cache import mount_v1beta1, weights_dir
 from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity
 from profiler.render.planner import PROFILE_DATA_MOUNT, PROFILE_DATA_VOLUME, PROJECT_PLANNER_MODULE, planner_args
 from profiler.search_space import ParallelMapping
@@ -125,6 +126,12 @@ def render_dgd_v1beta1(
     image = worker_image(backend, options, config.deployment.dgd_image or None)
     for component in components:
         _main(component)["image"] = image
+    cache = config.deployment.model_cache
+    weights = weights_dir(cache) if cache.pvc_name and not options.mocker else None
+    if weights:
+        for component in components:
+            if component.get("type") in ("frontend", "prefill", "decode"):
+                mount_v1beta1(component, _main(component), cache)
     for index, (role, mapping) in enumerate((("prefill", prefill), ("decode", decode))):
         worker = next((c for c in components if c.get("type") == role), None)
         if worker is None:
@@ -138,7 +145,7 @@ def render_dgd_v1beta1(
             args = A.set_value(args, "--planner-profile-data", PROFILE_DATA_MOUNT)
             _mount(worker, PROFILE_DATA_VOLUME, configmap_name, PROFILE_DATA_MOUNT)
         else:
-            args = apply_mapping(backend, set_model(backend, args, model, False), mapping)
+            args = apply_mapping(backend, set_model(backend, args, model, False, weights), mapping)
             _set_gpus(worker, container, mapping.num_gpus, gpus_per_node)
         container["args"] = args
     if options.kv_router:

@@ -213,7 +213,8 @@ def leftovers_without_faults(kube) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize(("pvc_path", "tokenizer"), [("qwen3-32b", "/models/qwen3-32b"),
-                                                     ("/models/hub/qwen", "/models/hub/qwen"), ("", "/models")])
+                                                     ("/models/hub/qwen", "/models/hub/qwen"), ("", "/models"),
+                                                     ("/qwen3", "/models/qwen3")])  # Dynamo 1.6.1: PVC-relative
 def test_the_requests_model_cache_is_mounted_read_only_and_holds_the_tokenizer(pvc_path, tokenizer):
     text = EXAMPLE.read_text().replace("use_ai_configurator: true", "use_ai_configurator: false").replace(
         "      sla:\n", f"      deployment:\n        modelCache: {{pvcName: weights, pvcPath: '{pvc_path}', "
