@@ -151,16 +151,21 @@ def _unreachable_reconciler(tmp_path: Path) -> Reconciler:
     return Reconciler(mirror, InlineBackend(offline_profile, PROFILER_VERSION))
 
 
+def _wait_until(condition, tries: int = 600) -> None:
+    """Polls `condition` every 50 ms (at most `tries` times); the assertions after it say what was expected."""
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+
+
 def test_healthz_says_unhealthy_while_passes_keep_failing_and_metrics_count_them(tmp_path: Path) -> None:
     loop = WatchLoop(_unreachable_reconciler(tmp_path), interval_s=0.05)
     host, port = loop.listen("127.0.0.1", 0)
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
     try:
-        for _ in range(600):
-            if loop.failed_in_a_row >= UNHEALTHY_AFTER_FAILED_PASSES:
-                break
-            time.sleep(0.05)
+        _wait_until(lambda: loop.failed_in_a_row >= UNHEALTHY_AFTER_FAILED_PASSES)
         health = httpx.get(f"http://{host}:{port}/healthz")
         assert health.status_code == 503
         assert health.json()["failedPassesInARow"] >= UNHEALTHY_AFTER_FAILED_PASSES
@@ -191,10 +196,7 @@ def test_healthz_says_unhealthy_during_a_crash_loop_and_metrics_count_crashed_pa
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
     try:
-        for _ in range(600):
-            if loop.failed_in_a_row >= UNHEALTHY_AFTER_FAILED_PASSES:
-                break
-            time.sleep(0.05)
+        _wait_until(lambda: loop.failed_in_a_row >= UNHEALTHY_AFTER_FAILED_PASSES)
         health = httpx.get(f"http://{host}:{port}/healthz")
         assert health.status_code == 503 and health.json()["failedPassesInARow"] >= UNHEALTHY_AFTER_FAILED_PASSES
         metrics = httpx.get(f"http://{host}:{port}/metrics").text
@@ -204,10 +206,7 @@ def test_healthz_says_unhealthy_during_a_crash_loop_and_metrics_count_crashed_pa
         assert worker.is_alive()
 
         monkeypatch.undo()  # the bug is gone: the next pass works
-        for _ in range(600):
-            if loop.failed_in_a_row == 0:
-                break
-            time.sleep(0.05)
+        _wait_until(lambda: loop.failed_in_a_row == 0)
         health = httpx.get(f"http://{host}:{port}/healthz")
         assert health.status_code == 200 and health.json()["failedPassesInARow"] == 0
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,23 @@ sys.path.insert(0, str(TESTS / "reconcile"))
 from reconcile_support import git_server, profile_cache, remote  # noqa: E402
 from support.kube_api import KubeApi, kube_api  # noqa: E402
 
-__all__ = ["git_server", "kube", "profile_cache", "remote", "Process", "wait_for"]
+__all__ = ["git_server", "kube", "profile_cache", "remote", "Process", "unreachable_kubeconfig", "wait_for"]
+
+
+def unreachable_kubeconfig(directory: Path) -> Path:
+    """A kubeconfig whose API server is a loopback port nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    config = directory / "kubeconfig"
+    config.write_text(f"""apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    return config
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ in-process electors, as `reconcile --leader-elect` runs them (the two-process te
 from __future__ import annotations
 
 import logging
-import socket
 
-from deploy_support import wait_for
+from deploy_support import unreachable_kubeconfig, wait_for
 from gitops_sla.cluster.client import api_client
 from gitops_sla.cluster.leader_label import LEADER_LABEL, LeaderPodLabel
 from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
@@ -102,17 +101,7 @@ def test_a_leader_that_cannot_renew_stops_leading_and_removes_its_label(kube, tm
 
 
 def test_an_unreachable_api_server_fails_the_label_write_without_raising(tmp_path, caplog):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    config = tmp_path / "kubeconfig"
-    config.write_text(f"""apiVersion: v1
-kind: Config
-current-context: c
-clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
-users: [{{name: u, user: {{token: t}}}}]
-contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
-""")
+    config = unreachable_kubeconfig(tmp_path)
     label = LeaderPodLabel(api_client(config), "ops", "a")
     assert not label.sync(True)
     assert not label.sync(True)  # tried again (nothing is assumed applied), logged once

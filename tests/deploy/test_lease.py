@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from deploy_support import unreachable_kubeconfig
 
 from gitops_sla.cluster.client import ClusterConfigError, api_client
 from gitops_sla.cluster.lease import LeaderElector, LeaseSettings
@@ -91,19 +92,7 @@ def test_running_electors_elect_one_leader_and_hand_over_on_stop(kube, tmp_path)
 
 def test_an_unreachable_api_server_keeps_the_candidate_waiting_not_dead(tmp_path):
     """Connection refused is an answer to wait on: the campaign thread keeps trying (and never leads)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    config = tmp_path / "kubeconfig"
-    config.write_text(f"""apiVersion: v1
-kind: Config
-current-context: c
-clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
-users: [{{name: u, user: {{token: t}}}}]
-contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
-""")
+    config = unreachable_kubeconfig(tmp_path)
     elector = LeaderElector(api_client(config), LeaseSettings(name="l", namespace="ops", identity="a",
                                                                lease_duration_s=3, renew_deadline_s=2,
                                                                retry_period_s=0.1))
