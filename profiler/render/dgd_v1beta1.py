@@ -37,7 +37,7 @@ from profiler.errors import ProfilingError
 from profiler.planner_flags import FLAGS_BY_PASSTHROUGH_KEY
 from profiler.render import args as A
 from profiler.render.backends import apply_mapping, set_model
-from profiler.render.model_cache import mount_v1beta1, weights_dir
+from profiler.render.model_cache import weights_dir
 from profiler.render.dgd import LABEL_DGDR_NAME, LABEL_DGDR_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, DeploymentIdentity
 from profiler.render.planner import PROFILE_DATA_MOUNT, PROFILE_DATA_VOLUME, PROJECT_PLANNER_MODULE, planner_args
 from profiler.search_space import ParallelMapping
@@ -46,6 +46,7 @@ DGD_API_VERSION_V1BETA1 = "nvidia.com/v1beta1"
 TEMPLATES = Path(__file__).resolve().parent.parent / "vendor/dynamo-1.6.1/templates"
 MAIN_CONTAINER = "main"
 GPU_RESOURCE = "nvidia.com/gpu"
+MODEL_CACHE_VOLUME = "model-cache"  # as Dynamo 1.x's generator names the model cache volume
 PLANNER_COMPONENT = "Planner"
 PLANNER_CONFIG_PREFIX = "planner-config"
 PLANNER_CONFIG_MOUNT = "/workspace/planner_config"
@@ -131,7 +132,8 @@ def render_dgd_v1beta1(
     if weights:
         for component in components:
             if component.get("type") in ("frontend", "prefill", "decode"):
-                mount_v1beta1(component, _main(component), cache)
+                _mount(component, MODEL_CACHE_VOLUME, {"persistentVolumeClaim": {"claimName": cache.pvc_name,
+                                                                             "readOnly": True}}, cache.mount_path)
     for index, (role, mapping) in enumerate((("prefill", prefill), ("decode", decode))):
         worker = next((c for c in components if c.get("type") == role), None)
         if worker is None:
@@ -143,7 +145,7 @@ def render_dgd_v1beta1(
         if options.mocker:
             args = A.set_value(A.set_value(args, "--model-path", model), "--model-name", model)
             args = A.set_value(args, "--planner-profile-data", PROFILE_DATA_MOUNT)
-            _mount(worker, PROFILE_DATA_VOLUME, configmap_name, PROFILE_DATA_MOUNT)
+            _mount(worker, PROFILE_DATA_VOLUME, {"configMap": {"name": configmap_name}}, PROFILE_DATA_MOUNT)
         else:
             args = apply_mapping(backend, set_model(backend, args, model, False, weights), mapping)
             _set_gpus(worker, container, mapping.num_gpus, gpus_per_node)
@@ -254,15 +256,15 @@ def _planner(config: ProfileConfig, prefill: ParallelMapping, decode: ParallelMa
         container.update(image=dynamo_planner_image(options), workingDir=DYNAMO_PLANNER_WORKDIR,
                          command=["python3", "-m", "dynamo.planner"],
                          args=["--config", f"{PLANNER_CONFIG_MOUNT}/{PLANNER_CONFIG_FILE}"])
-        _mount(component, cm_name, cm_name, PLANNER_CONFIG_MOUNT)
-    _mount(component, PROFILE_DATA_VOLUME, configmap_name, PROFILE_DATA_MOUNT)
+        _mount(component, cm_name, {"configMap": {"name": cm_name}}, PLANNER_CONFIG_MOUNT)
+    _mount(component, PROFILE_DATA_VOLUME, {"configMap": {"name": configmap_name}}, PROFILE_DATA_MOUNT)
     return component, planner_cm
 
 
-def _mount(component: dict[str, Any], volume: str, configmap: str, path: str) -> None:
+def _mount(component: dict[str, Any], volume: str, source: dict[str, Any], path: str) -> None:
+    """Mounts `source` (a pod volume's source: `configMap`, `persistentVolumeClaim`) read-only at `path`."""
     spec = component.setdefault("podTemplate", {}).setdefault("spec", {})
-    spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") != volume] + [
-        {"name": volume, "configMap": {"name": configmap}}]
+    spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") != volume] + [{"name": volume, **source}]
     container = _main(component)
     container["volumeMounts"] = [m for m in container.get("volumeMounts") or [] if m.get("name") != volume] + [
         {"name": volume, "mountPath": path, "readOnly": True}]

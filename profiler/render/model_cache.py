@@ -10,9 +10,6 @@ from typing import Any
 
 from profiler.config import ModelCacheConfig
 
-VOLUME = "model-cache"  # the volume's name in a v1beta1 pod template (Dynamo 1.x's generator uses the same)
-
-
 def weights_dir(cache: ModelCacheConfig) -> str:
     """Where the weights are in the container: the PVC path under the mount, Dynamo 1.6.1's rule
     (`normalize_model_cache_path`): a leading slash is PVC-relative unless the path already begins with the
@@ -36,12 +33,3 @@ def mount_v1alpha1(spec: dict[str, Any], services: dict[str, Any], keys: Iterabl
         service = services[key]
         service["volumeMounts"] = [m for m in service.get("volumeMounts") or [] if m.get("name") != cache.pvc_name] + [
             {"name": cache.pvc_name, "mountPoint": cache.mount_path}]
-
-
-def mount_v1beta1(component: dict[str, Any], main_container: dict[str, Any], cache: ModelCacheConfig) -> None:
-    """A v1beta1 component mounts the PVC through its pod template, read-only."""
-    pod = component.setdefault("podTemplate", {}).setdefault("spec", {})
-    pod["volumes"] = [v for v in pod.get("volumes") or [] if v.get("name") != VOLUME] + [
-        {"name": VOLUME, "persistentVolumeClaim": {"claimName": cache.pvc_name, "readOnly": True}}]
-    main_container["volumeMounts"] = [m for m in main_container.get("volumeMounts") or [] if m.get("name") != VOLUME] + [
-        {"name": VOLUME, "mountPath": cache.mount_path, "readOnly": True}]
